@@ -235,7 +235,7 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
   await assertStateAsRecorded(site);
   const { plan } = await dryRunOf(site, request, info);
   if (plan.deployId !== request.deployId || request.change !== changeDigest(plan)) {
-    // A promote of the live release, asked to lift one pin, with another one there now.
+    // A promote, asked to lift one pin, with another one there now.
     const otherPin =
       request.clears !== undefined && changeDigest({ ...plan, clearsPin: request.clears }) === request.change;
     const why =

@@ -558,11 +558,13 @@ async function settlePin(
 }
 
 /**
- * A promote's plan of the live release, which changes no file, naming the pin it lifts (null: none):
- * what an approval of it binds (changeDigest), made the same way by its dry run and under the lock.
+ * A promote's plan naming the pin it lifts (null: none): what an approval of it binds (changeDigest),
+ * made the same way by its dry run and under the lock (promoteRelease).
  */
-export const liftingPin = <P extends DeployPlan>(plan: P, pin: PinRecord | null): P =>
-  plan.noop ? { ...plan, clearsPin: pinLifted(pin) } : plan;
+export const liftingPin = <P extends DeployPlan>(plan: P, pin: PinRecord | null): P => ({
+  ...plan,
+  clearsPin: pinLifted(pin),
+});
 
 /**
  * An atomic deploy or rollback with the pin honoured as in place: a deploy past the pin is refused,

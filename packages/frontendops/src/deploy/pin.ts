@@ -214,10 +214,23 @@ export type PromoteOptions = Omit<DeployOptions, 'pin' | 'kind'>;
  * protected stack the caller gets the person's approval first, as for a deploy.
  */
 export async function promoteRelease(site: Site, options: PromoteOptions): Promise<DeploySummary> {
-  const summary = await deployArtifact(site, { ...options, kind: 'deploy', pin: 'clear' });
-  // Of the live release, it lifts the pin and nothing else: its plan names that pin, as the run's
-  // does under the lock (settlePin), so an approval of it is of lifting that pin only.
-  if (!options.dryRun || !summary.plan.noop) return summary;
+  // Every promote lifts the pin: its plan names that pin, in the dry run a person approves and under
+  // the lock (here before the first write, of another release; of the live release, which changes
+  // nothing else, in settlePin), so an approval of it is of lifting that pin only, and a pin set
+  // since (a freeze) is neither lifted nor gone past by it.
+  const { authorize } = options;
+  const summary = await deployArtifact(site, {
+    ...options,
+    kind: 'deploy',
+    pin: 'clear',
+    ...(authorize
+      ? {
+          authorize: async (plan, context) =>
+            authorize(plan.clearsPin === undefined ? liftingPin(plan, await readPin(site)) : plan, context),
+        }
+      : {}),
+  });
+  if (!options.dryRun) return summary;
   return { ...summary, plan: liftingPin(summary.plan, await readPin(site)) };
 }
 

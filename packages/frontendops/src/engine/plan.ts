@@ -87,9 +87,9 @@ export interface DeployPlan {
    */
   publishedInHead?: string;
   /**
-   * A promote of the live release, which changes no file: the pin it lifts, as read where it was
-   * planned (null: none; absent on every other plan). An approval binds it (changeDigest), so an
-   * approval to lift one pin never lifts another set after it.
+   * A promote (of the live release, which changes no file, or of another): the pin it lifts, as read
+   * where it was planned (null: none; absent on every other plan). An approval binds it (changeDigest),
+   * so an approval to lift one pin never lifts another set after it, nor goes past it.
    */
   clearsPin?: PinLifted | null;
 }

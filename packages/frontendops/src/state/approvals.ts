@@ -91,7 +91,7 @@ const requestSchema = z.object({
   /** The change's digest (changeDigest): absent from requests of FrontendOps before it, never reused. */
   change: z.string().optional(),
   /**
-   * A promote of the live release: the pin it lifts as planned (DeployPlan clearsPin; null: none),
+   * A promote: the pin it lifts as planned (DeployPlan clearsPin; null: none),
    * which its digest binds; named so a refusal can say an approval was of lifting another pin.
    */
   clears: z
@@ -130,7 +130,7 @@ export interface RequestInput {
   weight?: number;
   /** The change's digest (changeDigest of its plan). */
   change: string;
-  /** A promote of the live release: the pin its plan lifts (clearsPin). */
+  /** A promote: the pin its plan lifts (clearsPin). */
   clears?: PinLifted | null;
   /** The digest of the configured approval policy it is asked under (policyDigest). */
   policy?: string;
@@ -186,7 +186,7 @@ export const samePin = (a: PinLifted | null | undefined, b: PinLifted | null | u
   digestOrNull(a ?? null) === digestOrNull(b ?? null);
 
 /**
- * A promote of the live release judged (and approved) to lift one pin, that would lift another now
+ * A promote judged (and approved) to lift one pin, that would lift another now
  * (`now`): a pin set since, by whoever.
  */
 export const otherPinWords = (judged: PinLifted | null | undefined, now: PinLifted | null | undefined) =>

@@ -107,7 +107,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     return { approved: true, by: 'nobody', via: 'unprotected', use: async () => undefined };
 
   const client = describeClient(input.server, input.ctx);
-  // A promote of the live release asked before, to lift another pin: an approval of that is not of this.
+  // A promote asked before, to lift another pin: an approval of that is not of this.
   const lifts = input.plan.clearsPin;
   const before =
     lifts !== undefined ? (await readApprovalRequest(site, action, deployId))?.request : undefined;

@@ -454,3 +454,39 @@ describe('another deploy holding the lock', () => {
     }
   });
 });
+
+describe('attack: an approved promote of another release lifts a pin set after it was approved', () => {
+  it('approved with nothing pinned, it meets a freeze set since: refused, nothing goes live, the freeze stays', async () => {
+    const [{ approveWithCli }, { pinRelease }] = await Promise.all([
+      import('../../support/approver.ts'),
+      import('../../../src/deploy/pin.ts'),
+    ]);
+    await promoted.restore();
+    const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
+    const ada = join(keyDir, 'ada.pem');
+    const approval = { approvers: { Ada: await createApproverKey(ada, undefined) } };
+    const guarded = await connectInfra(f.server({ config: f.config([STACK], approval) }));
+    try {
+      const asked = await guarded.call('promote_release', { to: COMMITS[1], reason: 'back to v2' });
+      expect(asked.text).toMatch(/^APPROVAL_REQUIRED: /);
+      const promoteId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+      const approved = await approveWithCli(f, promoteId, ada, approval, ['--action', 'promote']);
+      expect(approved.code, approved.stderr).toBe(0);
+
+      // Her approval is not used yet; an operator freezes what is live, for an incident.
+      const { pin: freeze } = await pinRelease(f.t.site, {
+        request: { ...request('pin'), actor: 'bob', message: 'incident 7: keep v3 live' },
+      });
+      const again = await guarded.call('promote_release', { to: COMMITS[1], reason: 'back to v2' });
+      expect(again.isError, again.text).toBe(true);
+      expect(again.text).toContain('set by bob');
+      expect((await guarded.call('get_status')).structured).toMatchObject({
+        live: { commit: COMMITS[2] },
+        pin: { by: 'bob', at: freeze.at },
+      });
+    } finally {
+      await guarded.close();
+      await rm(keyDir, { recursive: true, force: true });
+    }
+  });
+});
