@@ -1713,10 +1713,11 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
       [recordName(row.deployId)]: (await writeOwnRecord(site, row)).digest,
     };
   }
-  await audit(
-    site,
-    `${pending.op}-superseded`,
-    {
+  // The run's own entry, under its lock: a holder that slept past its lease here, while the lock's
+  // next holder finished or recorded the stopped change, appends nothing after that one's entries.
+  await appendOwnEntry(site, {
+    type: `${pending.op}-superseded`,
+    data: {
       deployId: pending.plan.deployId,
       stack: pending.plan.stack,
       app: pending.plan.app,
@@ -1729,8 +1730,8 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
       ...(pending.approval ? { approval: pending.approval } : {}),
       ...(row && !pending.plan.liveChanges ? { recordId: row.deployId } : {}),
     },
-    bound,
-  );
+    ...(bound ? { objects: bound } : {}),
+  });
 }
 
 /**

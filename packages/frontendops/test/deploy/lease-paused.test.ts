@@ -9,7 +9,7 @@
  * and before its release entry, while the next holder finished its change and deployed another, wrote
  * its entries after that one's and called itself succeeded.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -90,11 +90,11 @@ async function v2AsleepPastLease() {
 const pointerKey = () => `${t.target.statePrefix}live.json`;
 
 /**
- * An operator whose state writes sleep at the first one `holds` names (asked before each is sent,
- * and told which keys landed before it) until `asleep.release()`.
+ * An operator (or `opened`) whose state writes sleep at the first one `holds` names (asked before
+ * each is sent, and told which keys landed before it) until `asleep.release()`.
  */
-async function asleepAtState(holds: (key: string, landed: readonly string[]) => boolean) {
-  const site = await operator();
+async function asleepAtState(holds: (key: string, landed: readonly string[]) => boolean, opened?: Site) {
+  const site = opened ?? (await operator());
   const asleep = heldPoint();
   const landed: string[] = [];
   let held = false;
@@ -111,7 +111,7 @@ async function asleepAtState(holds: (key: string, landed: readonly string[]) => 
     },
   };
   return {
-    site: { ...site, state, records: createStateRecords(state, t.target.statePrefix) } as Site,
+    site: { ...site, state, records: createStateRecords(state, site.target.statePrefix) } as Site,
     asleep,
   };
 }
@@ -478,4 +478,64 @@ describe('atomic, asleep after its switch', () => {
     expect((await t.store().read()).value?.canary).toBeUndefined();
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
+});
+
+describe('atomic, asleep before its own switch', () => {
+  const env = deployedAtomicEnvFor(
+    { stack: 'lease-paused-atomic-superseded', conditionalWrites: true },
+    [V1, V2],
+    1,
+  );
+  /** An operator of the atomic stack, its S3 lock on the test's clock. */
+  const atomicOperator = async () => {
+    const site = await env().open();
+    return { ...site, locker: createS3Locker(site.state, site.target.statePrefix, clock) } as Site;
+  };
+  // Each case starts from v1 live (a deploy of it again: the cases leave v2 live).
+  afterEach(async () => {
+    await deployArtifact(env().site, { app: APP, commit: V1, request: request('back to v1') });
+  });
+
+  it.each([['its superseded entry', 'audit/']])(
+    'recording a stopped change superseded, asleep before %s while another finished it: it records nothing after',
+    async (_, at) => {
+      const t = env();
+      const prefix = t.target.statePrefix;
+      // v2's deploy stopped before its switch: its crash-recovery record is left.
+      await expect(
+        deployArtifact(await t.openKilledBeforeKeyWrite(), {
+          app: APP,
+          commit: V2,
+          request: request('ship v2'),
+        }),
+      ).rejects.toThrow('killed before the key write');
+      // Operator A's deploy of the live v1 records v2's superseded first: asleep before the write `at` names.
+      const { site: a, asleep } = await asleepAtState(
+        (key) => key.startsWith(`${prefix}${at}`),
+        await atomicOperator(),
+      );
+      const deploying = deployArtifact(a, { app: APP, commit: V1, request: request('keep v1') });
+      deploying.catch(() => {});
+      await asleep.reached;
+      slept = LOCK_TTL_MS + 1_000;
+      // The lock expired: operator B runs v2's deploy again, which finishes it live.
+      expect(
+        (await deployArtifact(await atomicOperator(), { app: APP, commit: V2, request: request('ship v2') }))
+          .outcome,
+      ).toBe('succeeded');
+      const chain = await readAudit(t.site.state, prefix);
+      asleep.release();
+      // Before, asleep before its entry, it went on and succeeded: a "deploy-superseded" entry for v2
+      // after B's recording v2 live, binding a row B had written over (`audit verify`: tampered).
+      await expect(deploying).rejects.toMatchObject({
+        code: 'LOCKED',
+        message: expect.stringContaining('lost its lock'),
+      });
+      expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+      expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+      const v2 = (await t.site.records.readPointer())?.value.deployId ?? '';
+      expect((await t.site.records.readRecord(v2))?.outcome).toBe('succeeded');
+      expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
+    },
+  );
 });
