@@ -16,6 +16,7 @@ import type { Site } from '../site.ts';
 import {
   type AuditEntry,
   appendAudit,
+  assertChangeLock,
   boundRecords,
   digestOrNull,
   readAudit,
@@ -348,18 +349,37 @@ export async function withRecordedApproval<T extends { approval?: ApprovalUsed; 
 }
 
 /**
+ * What a change's switch, which landed, made so ("v went live"), and what this run recorded of it
+ * before the write at hand (default: nothing): said by a refusal of that write once the change lost
+ * its lock (recordLost), not that nothing more was changed.
+ */
+type Landed = { what: string; recorded?: string };
+
+/** A lost lock's refusal of a change's own write, said with what its switch made so (`landed`). */
+const lostAfter =
+  (landed: Landed | undefined) =>
+  (lost: unknown): never => {
+    throw landed ? recordLost(landed.what, lost, landed.recorded) : lost;
+  };
+
+/**
  * Writes a deployment record (records.ts writeRecord); returns the digest to bind and the record as
  * stored. A record already under its deploy id is held to judgeStoredRecord: kept when an entry binds
  * it, written over by this change's own when it is a stopped run's of this change, refused (TAMPERED)
  * otherwise. A deploy judges the record it found there before it writes anything (deploy.ts); this is
- * the check at the write, for every change that records.
+ * the check at the write, for every change that records. Found there, the record is judged only while
+ * the change's lock holds: a holder that slept past its lease, while the lock's next holder finished
+ * or recorded this change, stops (LOCKED, said with `landed`), and neither calls that one's record not
+ * FrontendOps' nor writes over it.
  */
 export async function writeOwnRecord(
   site: Site,
   record: DeploymentRecord,
+  landed?: Landed,
 ): Promise<{ digest: string; stored: DeploymentRecord }> {
   const { digest, stored } = await site.records.writeRecord(record);
   if (digest === stateDigest(record)) return { digest, stored: record };
+  await assertChangeLock(site.state, site.target.statePrefix)?.catch(lostAfter(landed));
   if ((await judgeStoredRecord(site, stored, record)) === 'kept') return { digest, stored };
   return { digest: (await site.records.writeRecord(record, { replace: true })).digest, stored: record };
 }
@@ -669,8 +689,11 @@ export async function recordDeployment(
   } = {},
   seen?: AuditHead | null,
 ): Promise<AuditEntry> {
+  const landed = more.landed
+    ? { what: `${record.deployId} went live`, recorded: 'its release going live, not its deployment' }
+    : undefined;
   const [{ digest, stored }, publishHead] = await settleAll([
-    writeOwnRecord(site, record),
+    writeOwnRecord(site, record, landed),
     seen !== undefined
       ? seen
       : readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
@@ -686,9 +709,7 @@ export async function recordDeployment(
         ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
       },
     },
-    more.landed
-      ? { what: `${record.deployId} went live`, recorded: 'its release going live, not its deployment' }
-      : undefined,
+    landed,
   );
 }
 
@@ -702,12 +723,10 @@ export async function recordDeployment(
 export function appendOwnEntry(
   site: Site,
   event: Parameters<typeof appendAudit>[3],
-  landed?: { what: string; recorded?: string },
+  landed?: Landed,
 ): Promise<AuditEntry> {
   return appendAudit(site.state, site.target.statePrefix, site.locker, event, { overlap: true }).catch(
-    (lost: unknown) => {
-      throw landed ? recordLost(landed.what, lost, landed.recorded) : lost;
-    },
+    lostAfter(landed),
   );
 }
 

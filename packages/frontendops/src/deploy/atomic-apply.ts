@@ -1460,10 +1460,16 @@ async function finishAtomic(
       landed: true,
     });
   } else {
+    // Its switch landed (the edge serves what it made so): its row and entry say so once its lock is lost.
+    const landed = {
+      what: plan.canaryAfter
+        ? `${plan.app}@${plan.commit.slice(0, 7)} went to ${plan.canaryAfter.weight}% of visitors as a canary`
+        : 'its canary was taken off: every visitor got the live release again',
+    };
     // A canary's start and its abort are rows of the history of their own (one record and its
     // history index), bound by their entry as a deployment's record is by its entry.
     const row = canaryRow(pending, recordOf());
-    if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row)).digest;
+    if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row, landed)).digest;
     entry = await appendOwnEntry(
       site,
       {
@@ -1487,12 +1493,7 @@ async function finishAtomic(
         },
         objects: atomicBound,
       },
-      // Its switch landed (the edge serves what it made so), and this is its first entry after it.
-      {
-        what: plan.canaryAfter
-          ? `${plan.app}@${plan.commit.slice(0, 7)} went to ${plan.canaryAfter.weight}% of visitors as a canary`
-          : 'its canary was taken off: every visitor got the live release again',
-      },
+      landed,
     );
   }
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).

@@ -573,7 +573,15 @@ async function headMoved(store: ObjectStore, prefix: string, owner: boolean): Pr
  */
 const appendLocks = new WeakMap<ObjectStore, Map<string, HeldLock>>();
 const assertAppendLock = (store: ObjectStore, prefix: string, overlap: boolean) =>
-  overlap ? appendLocks.get(store)?.get(prefix)?.assertHeld() : undefined;
+  overlap ? assertChangeLock(store, prefix) : undefined;
+
+/**
+ * Asks the lock the change holds over the chain at `prefix` in this process (heldForAppends), if any:
+ * LOCKED once it was lost. What a change's own write asks once it finds its place taken by another's
+ * (entry n+1 above; a record under its deploy id, apply.ts writeOwnRecord).
+ */
+export const assertChangeLock = (store: ObjectStore, prefix: string): Promise<void> | undefined =>
+  appendLocks.get(store)?.get(prefix)?.assertHeld();
 
 /**
  * Waits for the head move of the change's last append in this chain; throws what refused it. What a

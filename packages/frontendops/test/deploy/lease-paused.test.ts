@@ -34,6 +34,7 @@ import {
 import { get, releaseOf } from '../support/edge-probe.ts';
 import { heldPoint } from '../support/held-point.ts';
 import { holdCopies } from '../support/hold-copies.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -279,6 +280,45 @@ it('asleep before its CDN invalidation while another finished it and deployed: n
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it.each([
+  ['its superseded entry', 'audit/'],
+  ["the stopped deploy's record", 'deployments/'],
+])(
+  'recording a stopped deploy superseded, asleep before %s while another finished it: it records nothing after',
+  async (_, at) => {
+    // v2's deploy stopped before its switch: its crash-recovery record is left.
+    await expect(
+      deployArtifact(
+        stoppingSite(t.site, (key) => key === pointerKey()),
+        { app: APP, commit: V2, request: request('deploy v2') },
+      ),
+    ).rejects.toThrow('the process stopped');
+    // Operator A's deploy of v1 records v2's superseded first: asleep before the write `at` names.
+    const { site: a, asleep } = await asleepAtState((key) => key.startsWith(`${t.target.statePrefix}${at}`));
+    const deploying = deployArtifact(a, { app: APP, commit: V1, request: request('deploy v1') });
+    deploying.catch(() => {});
+    await asleep.reached;
+    slept = LOCK_TTL_MS + 1_000;
+    // The lock expired: the other operator runs v2's deploy again, which finishes it live.
+    const b = await operator();
+    expect((await deployArtifact(b, { app: APP, commit: V2, request: request('deploy v2') })).outcome).toBe(
+      'succeeded',
+    );
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    asleep.release();
+    // Before, asleep before its record, it called the other's record of v2 not FrontendOps' (TAMPERED),
+    // to be deleted. (Its entry already asked its lock.)
+    await expect(deploying).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('lost its lock'),
+    });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(await live()).toBe(V2);
+    expect(titleOf(await served())).toBe('v2');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  },
+);
+
 describe('atomic', () => {
   const env = deployedAtomicEnvFor({ stack: 'lease-paused-atomic', conditionalWrites: true }, [V1, V2], 1);
 
@@ -496,7 +536,10 @@ describe('atomic, asleep before its own switch', () => {
     await deployArtifact(env().site, { app: APP, commit: V1, request: request('back to v1') });
   });
 
-  it.each([['its superseded entry', 'audit/']])(
+  it.each([
+    ['its superseded entry', 'audit/'],
+    ["the stopped change's row", 'deployments/'],
+  ])(
     'recording a stopped change superseded, asleep before %s while another finished it: it records nothing after',
     async (_, at) => {
       const t = env();
@@ -527,6 +570,7 @@ describe('atomic, asleep before its own switch', () => {
       asleep.release();
       // Before, asleep before its entry, it went on and succeeded: a "deploy-superseded" entry for v2
       // after B's recording v2 live, binding a row B had written over (`audit verify`: tampered).
+      // Asleep before its row, it called B's record of v2 not FrontendOps' (TAMPERED), to be deleted.
       await expect(deploying).rejects.toMatchObject({
         code: 'LOCKED',
         message: expect.stringContaining('lost its lock'),
