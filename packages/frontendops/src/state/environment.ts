@@ -177,18 +177,20 @@ export async function assertMarkerAsRecorded(
     site.protected = true;
     site.protectedBy = NOT_AS_RECORDED_PROTECTED;
   }
-  // The marker names another stack, at another state location that holds a history (in the state
-  // bucket this one uses; one elsewhere is not read).
+  // The marker names another stack, at another state location: one that holds a history in the
+  // state bucket this one uses, or one in another state bucket (not read: this stack's credentials
+  // may not reach it). Either way this stack's marker is not the one to put back.
   const other = read.marker;
+  const unread = other !== null && other.stateBucket !== site.target.stateBucket;
   const othersHistory =
     written !== null &&
     other !== null &&
     other.stack !== site.target.stack &&
-    other.stateBucket === site.target.stateBucket &&
-    other.statePrefix !== site.target.statePrefix &&
-    Boolean(await site.state.head(`${other.statePrefix}${AUDIT_HEAD}`));
-  throw othersHistory && other
-    ? markedByAnother(site, written, other)
+    (unread ||
+      (other.statePrefix !== site.target.statePrefix &&
+        Boolean(await site.state.head(`${other.statePrefix}${AUDIT_HEAD}`))));
+  throw othersHistory && other && written
+    ? markedByAnother(site, written, other, unread)
     : markerNotAsRecorded(site, problem, written, read.marker);
 }
 
@@ -300,13 +302,17 @@ export async function markerRefusal(
  * stack's history (markerNotAsRecorded's case otherwise): two stacks' first changes to one bucket,
  * the other's marker landing first (this one's refused, CONFLICT), or a marker written by hand.
  * Putting this stack's back would take the bucket from the other: it says what to check instead.
- * It names neither bucket.
+ * `unread`: the other's history is in another state bucket, which the check does not read (this
+ * stack's credentials may not reach it): said so, not that a history was found. It names no bucket.
  */
-function markedByAnother(site: Site, written: WrittenMarker, marker: EnvironmentMarker) {
+function markedByAnother(site: Site, written: WrittenMarker, marker: EnvironmentMarker, unread: boolean) {
   const { stack } = site.target;
+  const other = unread
+    ? `another stack (${marker.stack}), whose history is not in ${stack}'s state bucket (the marker names a state bucket of its own, which this check does not read),`
+    : `another stack's history (${marker.stack}),`;
   return new FrontendOpsError(
     'TAMPERED',
-    `The hosting bucket is marked by another stack's history (${marker.stack}), though ${stack}'s audit log records marking it (entry ${written.seq}): the other's marker landed first, as when two stacks' first changes go to one bucket, or someone wrote it there. No change is made while the marker is not ${stack}'s: nothing writes over it and no approval is used. Nothing was changed. Do not put ${stack}'s marker back: that would take the bucket from ${marker.stack}. Check where ${stack}'s configuration and outputs file send it (\`git log -p frontendops.config.json\`, and the outputs file), and run \`frontendops audit verify\` on ${marker.stack} by its own name: if its log records the marker, the bucket is ${marker.stack}'s, so give ${stack} a hosting bucket of its own and run the change again; if no log but ${stack}'s records it, it was written by hand: run \`frontendops audit verify\` on ${stack}, which shows the marker its log records, and put that back.`,
+    `The hosting bucket is marked by ${other} though ${stack}'s audit log records marking it (entry ${written.seq}): the other's marker landed first, as when two stacks' first changes go to one bucket, or someone wrote it there. No change is made while the marker is not ${stack}'s: nothing writes over it and no approval is used. Nothing was changed. Do not put ${stack}'s marker back: that would take the bucket from ${marker.stack}. Check where ${stack}'s configuration and outputs file send it (\`git log -p frontendops.config.json\`, and the outputs file), and run \`frontendops audit verify\` on ${marker.stack} by its own name: if its log records the marker, the bucket is ${marker.stack}'s, so give ${stack} a hosting bucket of its own and run the change again; if no log but ${stack}'s records it, it was written by hand: run \`frontendops audit verify\` on ${stack}, which shows the marker its log records, and put that back.`,
     { details: { object: ENVIRONMENT_MARKER } },
   );
 }

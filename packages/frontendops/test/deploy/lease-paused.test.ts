@@ -38,8 +38,10 @@ import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
-/** A hosting bucket no change has marked yet, for two stacks' first deploys. */
-const UNMARKED = 'unmarked-hosting';
+/** Hosting buckets no change has marked yet, for two stacks' first deploys. */
+const [UNMARKED, UNMARKED_APART] = ['unmarked-hosting', 'unmarked-hosting-apart'];
+/** A state bucket of another stack's own. */
+const OTHER_STATE = 'other-state';
 
 let t: TestDeployEnv;
 let published: Awaited<ReturnType<typeof publishFixtureBuilds>>;
@@ -51,7 +53,10 @@ const clock = () => Date.now() + slept;
 const opened: Site[] = [];
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'lease-paused' }, { conditionalWrites: true, extraBuckets: [UNMARKED] });
+  t = await startDeployEnv(
+    { stack: 'lease-paused' },
+    { conditionalWrites: true, extraBuckets: [UNMARKED, UNMARKED_APART, OTHER_STATE] },
+  );
   published = await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
   deployed = await snapshotStack(t.site);
@@ -349,63 +354,79 @@ describe('atomic', () => {
   });
 });
 
-it("two stacks' first deploys to one unmarked hosting bucket: the one marking it second stops before its first copy", async () => {
-  // Their own state locations, so their locks do not meet; the bucket tells them apart once marked.
-  const stack = async (name: string) => {
-    await publishToStack(t, { stack: name, hostingBucket: UNMARKED }, published.slice(0, 2));
-    const site = await connectSite(
-      { ...t.target, stack: name, hostingBucket: UNMARKED, statePrefix: defaultStatePrefix(name) },
-      { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+it.each([
+  ['in one state bucket', 'first', UNMARKED, undefined],
+  ['in state buckets of their own', 'apart', UNMARKED_APART, OTHER_STATE],
+] as const)(
+  "two stacks' first deploys to one unmarked hosting bucket, their histories %s: the one marking it second stops before its first copy",
+  async (_, name, bucket, otherState) => {
+    // Their own state locations, so their locks do not meet; the bucket tells them apart once marked.
+    const stack = async (stack: string, stateBucket = t.target.stateBucket) => {
+      await publishToStack(t, { stack, hostingBucket: bucket, stateBucket }, published.slice(0, 2));
+      const site = await connectSite(
+        { ...t.target, stack, hostingBucket: bucket, stateBucket, statePrefix: defaultStatePrefix(stack) },
+        { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+      );
+      opened.push(site);
+      return site;
+    };
+    const [first, second] = [await stack(`${name}-a`), await stack(`${name}-b`, otherState)];
+    // A's lock read the bucket unmarked; its marker is held until B deployed to the end.
+    const asleep = heldPoint();
+    const hosting: ObjectStore = {
+      ...first.hosting,
+      async put(key, body, meta, condition) {
+        if (key === ENVIRONMENT_MARKER) await asleep.arrive();
+        return first.hosting.put(key, body, meta, condition);
+      },
+    };
+    const deploying = deployArtifact(
+      { ...first, hosting },
+      { app: APP, commit: V1, request: request('deploy v1') },
     );
-    opened.push(site);
-    return site;
-  };
-  const [first, second] = [await stack('first-a'), await stack('first-b')];
-  // A's lock read the bucket unmarked; its marker is held until B deployed to the end.
-  const asleep = heldPoint();
-  const hosting: ObjectStore = {
-    ...first.hosting,
-    async put(key, body, meta, condition) {
-      if (key === ENVIRONMENT_MARKER) await asleep.arrive();
-      return first.hosting.put(key, body, meta, condition);
-    },
-  };
-  const deploying = deployArtifact(
-    { ...first, hosting },
-    { app: APP, commit: V1, request: request('deploy v1') },
-  );
-  deploying.catch(() => {});
-  await asleep.reached;
-  expect(
-    (await deployArtifact(second, { app: APP, commit: V2, request: request('deploy v2') })).outcome,
-  ).toBe('succeeded');
-  asleep.release();
-  // Before, it went on: its marker over B's, its v1 HTML served while B's live.json named v2.
-  await expect(deploying).rejects.toMatchObject({
-    code: 'CONFLICT',
-    message: expect.stringContaining('another change marked it as its environment meanwhile'),
-  });
-  expect(
-    JSON.parse((await second.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? ''),
-  ).toMatchObject({
-    stack: 'first-b',
-  });
-  expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
-  expect(await first.records.readPointer()).toBeNull();
-  expect((await verifyAudit(second.state, second.target.statePrefix)).problems).toEqual([]);
-  // Its next change is refused while the bucket names the other's history: nothing of it lands.
-  const next = await deployArtifact(first, { app: APP, commit: V1, request: request('deploy v1') }).then(
-    () => null,
-    (e: unknown) => e as Error & { code?: string },
-  );
-  expect(next?.code).toBe('TAMPERED');
-  // Before, it told A to put its own marker back: over B's, taking the bucket from B.
-  expect(next?.message).toMatch(/marked by another stack's history \(first-b\)/);
-  expect(next?.message).not.toMatch(/put back the marker the log records/);
-  expect(next?.message, 'it names no bucket').not.toContain(UNMARKED);
-  expect(next?.message).not.toContain(t.target.stateBucket);
-  expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
-});
+    deploying.catch(() => {});
+    await asleep.reached;
+    expect(
+      (await deployArtifact(second, { app: APP, commit: V2, request: request('deploy v2') })).outcome,
+    ).toBe('succeeded');
+    asleep.release();
+    // Before, it went on: its marker over B's, its v1 HTML served while B's live.json named v2.
+    await expect(deploying).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('another change marked it as its environment meanwhile'),
+    });
+    expect(
+      JSON.parse((await second.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? ''),
+    ).toMatchObject({
+      stack: `${name}-b`,
+    });
+    expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
+    expect(await first.records.readPointer()).toBeNull();
+    expect((await verifyAudit(second.state, second.target.statePrefix)).problems).toEqual([]);
+    // Its next change is refused while the bucket names the other's history: nothing of it lands.
+    const next = await deployArtifact(first, { app: APP, commit: V1, request: request('deploy v1') }).then(
+      () => null,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(next?.code).toBe('TAMPERED');
+    // Before, it told A to put its own marker back: over B's, taking the bucket from B. (With B's
+    // history in another state bucket, which A's check does not read, it still did.)
+    expect(next?.message).toMatch(
+      otherState
+        ? new RegExp(
+            `marked by another stack \\(${name}-b\\), whose history is not in ${name}-a's state bucket`,
+          )
+        : new RegExp(`marked by another stack's history \\(${name}-b\\)`),
+    );
+    expect(next?.message).toContain(`Do not put ${name}-a's marker back`);
+    expect(next?.message).toContain(`\`frontendops audit verify\` on ${name}-b by its own name`);
+    expect(next?.message).not.toMatch(/put back the marker the log records/);
+    expect(next?.message, 'it names no bucket').not.toContain(bucket);
+    expect(next?.message).not.toContain(t.target.stateBucket);
+    expect(next?.message).not.toContain(OTHER_STATE);
+    expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
+  },
+);
 
 describe('atomic, asleep after its switch', () => {
   const env = deployedAtomicEnvFor(

@@ -92,7 +92,7 @@ export const publishAsCi = (
  */
 export async function publishToStack(
   t: Pick<TestDeployEnv, 'target' | 's3'>,
-  of: { stack: string; hostingBucket: string },
+  of: { stack: string; hostingBucket: string; stateBucket?: string },
   builds: readonly Pick<PublishInput, 'dir' | 'app' | 'commit'>[],
 ): Promise<void> {
   const site = await connectSite(
