@@ -1124,12 +1124,14 @@ async function switchPointer(
       const now = await ctx.store.read();
       if (samePointer(now.value, plan.pointerAfter)) return;
       if (!samePointer(now.value, plan.pointerBefore)) {
+        // A holder that woke past its lock's lease found the new holder's switch: the crash-recovery
+        // record is that one's (this one's it recorded superseded), and the chain is its to extend.
+        await lock?.assertHeld();
         await ctx.atomic.clearPending();
         // Its release indexes were written (they are reused): the entry vouches for them.
-        await audit(
-          site,
-          'atomic-switch-lost',
-          {
+        await appendOwnEntry(site, {
+          type: 'atomic-switch-lost',
+          data: {
             op: plan.op,
             deployId: plan.deployId,
             stack: plan.stack,
@@ -1141,8 +1143,8 @@ async function switchPointer(
             found: now.value,
             request: pending.request,
           },
-          pending.indexes,
-        );
+          ...(pending.indexes ? { objects: pending.indexes } : {}),
+        });
         throw new FrontendOpsError(
           'PRECONDITION_FAILED',
           `Another switch of ${plan.stack} came first: the edge now serves ${describePointer(now.value)}, not what this ${plan.op} planned from (${describePointer(plan.pointerBefore)}). Nothing of this ${plan.op} went live and the state was left as it was; its files are uploaded and will be reused. Run it again to plan from what is live now.`,

@@ -23,7 +23,14 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { createStateRecords } from '../../src/state/records.ts';
-import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  deployedAtomicEnvFor,
+  heldAtSwitch,
+  request,
+  storedAtomicPending,
+} from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   publishFixtureBuilds,
@@ -544,12 +551,12 @@ describe('atomic, asleep after its switch', () => {
 describe('atomic, asleep before its own switch', () => {
   const env = deployedAtomicEnvFor(
     { stack: 'lease-paused-atomic-superseded', conditionalWrites: true },
-    [V1, V2],
+    [V1, V2, V3],
     1,
   );
   /** An operator of the atomic stack, its S3 lock on the test's clock. */
-  const atomicOperator = async () => {
-    const site = await env().open();
+  const atomicOperator = async (extra?: Parameters<AtomicEnv['open']>[0]) => {
+    const site = await env().open(extra);
     return { ...site, locker: createS3Locker(site.state, site.target.statePrefix, clock) } as Site;
   };
   // Each case starts from v1 live (a deploy of it again: the cases leave v2 live).
@@ -603,4 +610,43 @@ describe('atomic, asleep before its own switch', () => {
       expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
     },
   );
+
+  it("asleep at its switch while another switched and is recording: it leaves the other's crash-recovery record", async () => {
+    const t = env();
+    const prefix = t.target.statePrefix;
+    // Operator A's deploy of v2, asleep as its switch is sent; meanwhile its lock's lease runs out.
+    const held = heldAtSwitch(t.store());
+    const deploying = deployArtifact(await atomicOperator({ releases: held.store }), {
+      app: APP,
+      commit: V2,
+      request: request('ship v2'),
+    });
+    deploying.catch(() => {});
+    await held.reached;
+    slept = LOCK_TTL_MS + 1_000;
+    // Operator B deploys v3: switched, asleep before its first entry after it.
+    const { site: b, asleep } = await asleepAtState(
+      (key, landed) => key.startsWith(`${prefix}audit/`) && landed.includes(`${prefix}live.json`),
+      await atomicOperator(),
+    );
+    const other = deployArtifact(b, { app: APP, commit: V3, request: request('ship v3') });
+    other.catch(() => {});
+    await asleep.reached;
+    const recovery = await storedAtomicPending(t.site);
+    expect(recovery.plan.commit).toBe(V3);
+    const chain = await readAudit(t.site.state, prefix);
+    held.release(); // its switch is refused: the store holds v3's
+    // Before, it deleted atomic/pending.json (B's, mid-change) and appended "atomic-switch-lost"
+    // amid B's change, then said another switch came first (PRECONDITION_FAILED).
+    await expect(deploying).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('lost its lock'),
+    });
+    expect(await storedAtomicPending(t.site)).toEqual(recovery);
+    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    asleep.release();
+    expect((await other).outcome).toBe('succeeded');
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v3');
+  });
 });
