@@ -60,7 +60,6 @@ import type {
 import {
   ABSENT,
   type AuditEntry,
-  appendAudit,
   assertAuditWritable,
   canaryRunningByChain,
   digestOrNull,
@@ -1790,18 +1789,6 @@ const superseded = (stoppedBy: StoppedBy | undefined) => ({
   outcome: 'superseded' as const,
   error: supersededError(stoppedBy, 'operation'),
 });
-
-export const audit = (
-  site: Site,
-  type: string,
-  data: Record<string, unknown>,
-  objects?: Record<string, string>,
-) =>
-  appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type,
-    data,
-    ...(objects ? { objects } : {}),
-  });
 
 /**
  * The live release's index.html digest, which an abort verifies the edge against. `locked`: the index

@@ -17,11 +17,10 @@ import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
-import { publishedInFacts } from './apply.ts';
+import { appendOwnEntry, publishedInFacts } from './apply.ts';
 import { assertAsDeployed, sharedAssetsToCopy, withReplacedAssets } from './artifact-copy.ts';
 import {
   type AtomicOptions,
-  audit,
   copyFiles,
   missingFiles,
   nowOf,
@@ -195,10 +194,11 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     // index unwritten: `audit verify` calls both unfinished, asking again finishes them, and the next
     // change writes the state over. In the other order it left a state no entry bound, which every
     // change must refuse (state/recorded-state.ts), and an index verify called written around the chain.
-    await audit(
-      site,
-      'preview',
-      {
+    // Its own entry: one that slept past its lease here, while the lock's next holder changed the
+    // stack, binds no state after that one's entries (LOCKED, nothing written).
+    await appendOwnEntry(site, {
+      type: 'preview',
+      data: {
         stack: site.target.stack,
         app: ref.app,
         commit: ref.commit,
@@ -211,8 +211,8 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         mode: 'atomic',
         ...publishedInFacts({ publishedIn, publishedInHead }),
       },
-      { ...bound, [ATOMIC_STATE]: stateDigest(next) },
-    );
+      objects: { ...bound, [ATOMIC_STATE]: stateDigest(next) },
+    });
     // The index this preview made (not the one it found).
     if (index !== stored) await ctx.atomic.writeReleaseIndex(index);
     await writeAtomicStateOver(site, next, { etag });

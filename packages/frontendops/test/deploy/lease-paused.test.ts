@@ -15,6 +15,7 @@ import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
@@ -648,5 +649,37 @@ describe('atomic, asleep before its own switch', () => {
     expect((await other).outcome).toBe('succeeded');
     expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v3');
+  });
+
+  it('a preview asleep before its entry while another deployed: no entry binding a state that never landed', async () => {
+    const t = env();
+    const prefix = t.target.statePrefix;
+    const { site: a, asleep } = await asleepAtState(
+      (key) => key.startsWith(`${prefix}audit/`),
+      await atomicOperator(),
+    );
+    const previewing = previewLink(a, {
+      app: APP,
+      commit: V2,
+      verify: false,
+      request: request('preview v2'),
+    });
+    previewing.catch(() => {});
+    await asleep.reached; // its lock asked, its entry (binding the state it will write) not yet sent
+    slept = LOCK_TTL_MS + 1_000;
+    expect(
+      (await deployArtifact(await atomicOperator(), { app: APP, commit: V3, request: request('ship v3') }))
+        .outcome,
+    ).toBe('succeeded');
+    const chain = await readAudit(t.site.state, prefix);
+    asleep.release();
+    // Before, its entry landed after the deploy's, binding a state with its preview in it; the state
+    // write, made over the version it had read, was then refused: the chain named a state never stored.
+    await expect(previewing).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('lost its lock'),
+    });
+    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
   });
 });
