@@ -53,6 +53,7 @@ import { finishSyncedAtomic, refusedAfterFinishing } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
 import { takeDeployLock, takeDeployLockReading } from './deploy-lock.ts';
+import { recordLost } from './html-guard.ts';
 import {
   assertAtomicPendingSound,
   assertPreviousWasLive,
@@ -545,6 +546,15 @@ async function settlePin(
       deployId: plan.deployId,
       // The pin that was approved to go, and no other (the lock held keeps it as read).
       ...(pin ? { shown: pin } : {}),
+    }).catch((lost: unknown) => {
+      // Its lock lost past its switch (asleep past its lease): the run says what landed and was recorded.
+      throw plan.noop
+        ? lost
+        : recordLost(
+            `${plan.deployId} went live`,
+            lost,
+            'its release going live and its deployment, not the pin lifted',
+          );
     });
     return unpinned ? { unpinned } : {};
   }

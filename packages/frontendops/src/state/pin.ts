@@ -121,8 +121,9 @@ export async function pinRolledBack(
 /**
  * Audits who lifted the pin and how ('unpin', or the promote that made another release live), then
  * removes it: entry first, as for writePin (unpinning again finishes a stop between the two). The
- * caller holds the deploy lock, and asks it through `lock` as for writePin. Returns the pin that
- * was there (null: none).
+ * caller holds the deploy lock, and asks it through `lock` as for writePin; a promote's, which does
+ * not, is asked by the entry once another's took its place (LOCKED: nothing appended or removed).
+ * Returns the pin that was there (null: none).
  */
 export async function clearPin(
   site: Site,
@@ -146,18 +147,27 @@ export async function clearPin(
     );
   }
   await input.lock?.assertHeld();
-  await appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: 'unpin',
-    data: {
-      stack: site.target.stack,
-      was: pin,
-      by: input.by,
-      reason: input.reason,
-      via: input.via,
-      ...(input.deployId ? { deployId: input.deployId } : {}),
+  await appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    {
+      type: 'unpin',
+      data: {
+        stack: site.target.stack,
+        was: pin,
+        by: input.by,
+        reason: input.reason,
+        via: input.via,
+        ...(input.deployId ? { deployId: input.deployId } : {}),
+      },
+      objects: { [PIN]: ABSENT },
     },
-    objects: { [PIN]: ABSENT },
-  });
+    // The change's own entry (a promote's past its switch too): its lock is asked once another's took
+    // its place, so a holder woken past its lease neither appends after the next holder's entries nor
+    // deletes the pin that holder set (LOCKED). The pin goes out beside the head's move.
+    { overlap: true },
+  );
   await site.state.delete([pinKey(site)]);
   return pin;
 }

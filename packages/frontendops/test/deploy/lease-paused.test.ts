@@ -14,7 +14,7 @@ import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
-import { pinRelease } from '../../src/deploy/pin.ts';
+import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { ObjectStore } from '../../src/ports.ts';
@@ -105,9 +105,12 @@ const pointerKey = () => `${t.target.statePrefix}live.json`;
 
 /**
  * An operator (or `opened`) whose state writes sleep at the first one `holds` names (asked before
- * each is sent, and told which keys landed before it) until `asleep.release()`.
+ * each is sent, and told which keys landed before it and what it writes) until `asleep.release()`.
  */
-async function asleepAtState(holds: (key: string, landed: readonly string[]) => boolean, opened?: Site) {
+async function asleepAtState(
+  holds: (key: string, landed: readonly string[], body: string) => boolean,
+  opened?: Site,
+) {
   const site = opened ?? (await operator());
   const asleep = heldPoint();
   const landed: string[] = [];
@@ -115,7 +118,7 @@ async function asleepAtState(holds: (key: string, landed: readonly string[]) => 
   const state: ObjectStore = {
     ...site.state,
     async put(key, body, meta, condition) {
-      if (!held && holds(key, landed)) {
+      if (!held && holds(key, landed, Buffer.from(body).toString('utf8'))) {
         held = true;
         await asleep.arrive();
       }
@@ -199,6 +202,33 @@ it('a pin made while a deploy slept before its switch holds: its switch is taken
   expect(await live()).toBe(V1);
   expect(titleOf(await served()), 'the served HTML is the pinned release’s').toBe('v1');
   expect((await readPin(t.site))?.commit).toBe(V1);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+it('a promote asleep before its unpin entry while another pinned what it made live: the new pin stays', async () => {
+  const pinned = await pinRelease(t.site, { request: request('freeze v1') });
+  const audit = `${t.target.statePrefix}audit/`;
+  const { site: a, asleep } = await asleepAtState(
+    (key, _, body) => key.startsWith(audit) && body.includes('"unpin"'),
+  );
+  const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
+  promoting.catch(() => {});
+  await asleep.reached; // v2 live and recorded, the pin of v1 read, its unpin entry not yet sent
+  slept = LOCK_TTL_MS + 1_000;
+  const frozen = await pinRelease(await operator(), { request: request('freeze v2') });
+  expect(frozen.pin.commit).toBe(V2);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, it went on and succeeded: its unpin of v1's pin appended after the pin of v2, and pin.json
+  // (v2's pin) deleted.
+  await expect(promoting).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*switch had landed.*its deployment, not the pin lifted/s),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toEqual(frozen.pin);
+  expect(pinned.pin.commit).toBe(V1);
+  expect(await live()).toBe(V2);
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
@@ -649,6 +679,36 @@ describe('atomic, asleep before its own switch', () => {
     expect((await other).outcome).toBe('succeeded');
     expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v3');
+  });
+
+  it('a promote asleep before its unpin entry while another pinned what it made live: the new pin stays', async () => {
+    const t = env();
+    const prefix = t.target.statePrefix;
+    await pinRelease(t.site, { request: request('freeze v1') });
+    const { site: a, asleep } = await asleepAtState(
+      (key, _, body) => key.startsWith(`${prefix}audit/`) && body.includes('"unpin"'),
+      await atomicOperator(),
+    );
+    const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
+    promoting.catch(() => {});
+    await asleep.reached; // v2 switched and recorded, the pin of v1 read, its unpin entry not yet sent
+    slept = LOCK_TTL_MS + 1_000;
+    const frozen = await pinRelease(await atomicOperator(), { request: request('freeze v2') });
+    expect(frozen.pin.commit).toBe(V2);
+    const chain = await readAudit(t.site.state, prefix);
+    asleep.release();
+    // Before, it went on and succeeded: its unpin of v1's pin appended after the pin of v2, and
+    // pin.json (v2's pin) deleted.
+    await expect(promoting).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock.*switch had landed.*its deployment, not the pin lifted/s),
+    });
+    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    expect(await readPin(t.site)).toEqual(frozen.pin);
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
+    // The next case starts from v1 (afterEach): the pin goes first.
+    await unpinRelease(t.site, { request: request('thaw') });
   });
 
   it('a preview asleep before its entry while another deployed: no entry binding a state that never landed', async () => {
