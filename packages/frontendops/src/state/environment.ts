@@ -397,17 +397,25 @@ export async function markEnvironment(site: Site, current: EnvironmentMarker | n
     !unbound.has(current)
   )
     return;
-  await appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: 'environment',
-    // The marker lives in the hosting bucket, not the state: its digest records what is written there.
-    data: {
-      stack: wanted.stack,
-      protected: wanted.protected,
-      previous: current?.stack ?? null,
-      hostingBucket: site.target.hostingBucket,
-      markerDigest: stateDigest(wanted),
+  await appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    {
+      type: 'environment',
+      // The marker lives in the hosting bucket, not the state: its digest records what is written there.
+      data: {
+        stack: wanted.stack,
+        protected: wanted.protected,
+        previous: current?.stack ?? null,
+        hostingBucket: site.target.hostingBucket,
+        markerDigest: stateDigest(wanted),
+      },
     },
-  });
+    // The change's own entry: once another's took its place (the lock's next holder appended while
+    // this one slept past its lease), its lock is asked, and it stops (LOCKED) with nothing written.
+    { overlap: true },
+  );
   // A bucket the lock found unmarked is marked only while it still is: two stacks' first changes to
   // one bucket take two locks, and the one whose marker comes second stops here, before its first
   // copy. Its entry stays, recording a marker that never landed: its stack's next change is refused

@@ -46,8 +46,12 @@ import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
-/** Hosting buckets no change has marked yet, for two stacks' first deploys. */
-const [UNMARKED, UNMARKED_APART] = ['unmarked-hosting', 'unmarked-hosting-apart'];
+/** Hosting buckets no change has marked yet, for two stacks' first deploys and for one stack's. */
+const [UNMARKED, UNMARKED_APART, UNMARKED_FIRST] = [
+  'unmarked-hosting',
+  'unmarked-hosting-apart',
+  'unmarked-hosting-first',
+];
 /** A state bucket of another stack's own. */
 const OTHER_STATE = 'other-state';
 
@@ -63,7 +67,7 @@ const opened: Site[] = [];
 beforeAll(async () => {
   t = await startDeployEnv(
     { stack: 'lease-paused' },
-    { conditionalWrites: true, extraBuckets: [UNMARKED, UNMARKED_APART, OTHER_STATE] },
+    { conditionalWrites: true, extraBuckets: [UNMARKED, UNMARKED_APART, UNMARKED_FIRST, OTHER_STATE] },
   );
   published = await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
@@ -465,6 +469,52 @@ it.each([
     expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
   },
 );
+
+it("a stack's first deploy asleep before its environment entry while another deployed it: no entry after the other's", async () => {
+  const stack = 'lease-paused-first';
+  const target = {
+    ...t.target,
+    stack,
+    hostingBucket: UNMARKED_FIRST,
+    statePrefix: defaultStatePrefix(stack),
+  };
+  await publishToStack(t, { stack, hostingBucket: UNMARKED_FIRST }, published.slice(0, 2));
+  /** An operator of this stack, its S3 lock on the test's clock. */
+  const open = async () => {
+    const site = await connectSite(target, {
+      access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+      onNotice: () => undefined,
+    });
+    opened.push(site);
+    return { ...site, locker: createS3Locker(site.state, target.statePrefix, clock) } as Site;
+  };
+  const { site: a, asleep } = await asleepAtState(
+    (key, _, body) => key.startsWith(`${target.statePrefix}audit/`) && /"type":\s*"environment"/.test(body),
+    await open(),
+  );
+  const deploying = deployArtifact(a, { app: APP, commit: V1, request: request('deploy v1') });
+  deploying.catch(() => {});
+  await asleep.reached; // its lock found the bucket unmarked; its environment entry not yet sent
+  slept = LOCK_TTL_MS + 1_000;
+  const b = await open();
+  expect((await deployArtifact(b, { app: APP, commit: V2, request: request('deploy v2') })).outcome).toBe(
+    'succeeded',
+  );
+  const chain = await readAudit(b.state, target.statePrefix);
+  asleep.release();
+  // Before, its environment entry was appended after the other's deployment, and its marker refused
+  // as another stack's ("another stack deploys to the same hosting bucket"): the one stack it is.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringContaining('lost its lock'),
+  });
+  expect(await readAudit(b.state, target.statePrefix)).toEqual(chain);
+  expect((await verifyAudit(b.state, target.statePrefix)).problems).toEqual([]);
+  expect(JSON.parse((await b.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? '')).toMatchObject({
+    stack,
+  });
+  expect(titleOf((await b.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
+});
 
 describe('atomic, asleep after its switch', () => {
   const env = deployedAtomicEnvFor(
