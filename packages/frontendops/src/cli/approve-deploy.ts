@@ -38,6 +38,7 @@ import {
   type StoredRequest,
   signApproval,
 } from '../state/approvals.ts';
+import { approvalAnswerOnChain } from '../state/audit.ts';
 import { pinLiftedWords } from '../state/pin.ts';
 import { assertStateAsRecorded, readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -205,9 +206,10 @@ async function assertNotAnswered(
 ): Promise<void> {
   const { deployId } = request;
   const stack = site.target.stack;
-  const [used, signed] = await Promise.all([
+  const [used, signed, answered] = await Promise.all([
     isUsed(site, request.nonce),
     checkSignedApproval(site, request, now, inForce),
+    approvalAnswerOnChain(site.state, site.target.statePrefix, request.nonce),
   ]);
   if (used) {
     throw new FrontendOpsError(
@@ -221,6 +223,16 @@ async function assertNotAnswered(
     throw new FrontendOpsError(
       'CONFLICT',
       `The approval request for ${request.action} ${deployId} of ${stack} is already approved, by ${signed.approval.by}. Nothing more to approve: the change uses that approval when it is asked for again (before ${request.expiresAt}).`,
+    );
+  }
+  // The chain records it answered, and the state bucket no longer says so: its "used" marker and
+  // signed statement deleted (whoever can write the state bucket), so that it is signed again.
+  if (answered) {
+    const what = answered.type === 'approval' ? 'approved' : 'approved and used';
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The approval request for ${request.action} ${deployId} of ${stack} was already ${what}, as the audit log recorded at ${answered.at.slice(0, 64)} (audit entry ${answered.seq}), but its objects are missing from the state bucket, which points to tampering. Nothing was approved. Ask the agent again: it makes a new request. Run \`frontendops audit verify --stack ${stack}\` to see what else changed in the state bucket.`,
+      { details: { seq: answered.seq } },
     );
   }
 }

@@ -54,6 +54,7 @@ import {
   appendAudit,
   approvalUseOnChain,
   digestOrNull,
+  givesApproval,
   newestBindings,
   stateDigest,
   usesApproval,
@@ -246,7 +247,12 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     const recorded = await requestRecording(site, read);
     if (recorded.bound) {
       replayed = recorded.entries.findLast(usesApproval(existing.nonce)) ?? null;
-      if (!replayed) return existing;
+      // Recorded approved, its signed statement gone: a new request, as `frontendops approve` never
+      // answers one the chain records answered again.
+      const lost =
+        recorded.entries.some(givesApproval(existing.nonce)) &&
+        !(await site.state.head(signedKey(site, input.action, input.deployId)));
+      if (!replayed && !lost) return existing;
     }
   }
   const request: ApprovalRequest = {

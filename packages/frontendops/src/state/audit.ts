@@ -1413,19 +1413,46 @@ export async function usedApprovalRecorded(
  * no request (a GitHub run's key). The marker is what says "used" first; whoever can write the state
  * bucket can delete it, and take the entry back only by cutting the chain's end (docs/security.md).
  */
-export async function approvalUseOnChain(
+export const approvalUseOnChain = (store: ObjectStore, prefix: string, nonce: string) =>
+  newestOfRequest(store, prefix, nonce, usesApproval(nonce));
+
+/**
+ * The newest entry recording the request `nonce` names answered: its approval given (signed, by
+ * `frontendops approve`) or used; null where none does. Read as approvalUseOnChain reads. The chain
+ * records an approval as given once: a request it records answered is never answered again, whatever
+ * the state bucket holds (its signed statement and "used" marker, which whoever can write it can delete).
+ */
+export function approvalAnswerOnChain(
   store: ObjectStore,
   prefix: string,
   nonce: string,
 ): Promise<AuditEntry | null> {
   const used = usesApproval(nonce);
+  return newestOfRequest(store, prefix, nonce, (e) => used(e) || givesApproval(nonce)(e));
+}
+
+/** The newest entry `test` holds for, read back to the request `nonce` names (approvalUseOnChain). */
+async function newestOfRequest(
+  store: ObjectStore,
+  prefix: string,
+  nonce: string,
+  test: (entry: AuditEntry) => boolean,
+): Promise<AuditEntry | null> {
   const found = await newestEntryWhere(
     store,
     prefix,
-    (e) => used(e) || (e.type === 'approval-requested' && e.data.nonce === nonce),
+    (e) => test(e) || (e.type === 'approval-requested' && e.data.nonce === nonce),
   );
-  return found && used(found) ? found : null;
+  return found && test(found) ? found : null;
 }
+
+/** Whether an entry records the approval `nonce` names as given: approved, with the statement signed for it. */
+export const givesApproval =
+  (nonce: string) =>
+  (entry: Pick<AuditEntry, 'type' | 'data'>): boolean =>
+    entry.type === 'approval' &&
+    entry.data.decision === 'approved' &&
+    (entry.data.signed as { statement?: { nonce?: unknown } } | undefined)?.statement?.nonce === nonce;
 
 /** Whether an entry records a use of the approval `nonce` names: `approval-used`, binding its "used" marker. */
 export const usesApproval =

@@ -138,8 +138,9 @@ describe('an approval request is read once, and judged as read', () => {
     // statement and its entry (one more before: the request read twice; the plan's marker check, three;
     // the build's publish record, four; the approval policy the chain records, read back through the
     // whole chain where no entry records one: here its one entry; the entry after the newest, which a
-    // head moved back would leave, looked for by the plan's check and by the pin's: two).
-    expect(sent).toEqual({ total: 39, reads: 1 });
+    // head moved back would leave, looked for by the plan's check and by the pin's: two; the chain
+    // back to the request, for an answer it records, before and under the lock: four).
+    expect(sent).toEqual({ total: 43, reads: 1 });
     expect(await f.t.site.state.get(signedKey(open.deployId))).not.toBeNull();
   });
 });

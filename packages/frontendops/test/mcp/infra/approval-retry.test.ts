@@ -15,7 +15,7 @@ import { artifactFileKey } from '../../../src/engine/manifest.ts';
 import { approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit } from '../../../src/state/audit.ts';
-import { APPROVALS_USED } from '../../../src/state/names.ts';
+import { APPROVALS_SIGNED, APPROVALS_USED } from '../../../src/state/names.ts';
 import { findApprovalRequests, protectedInfraFor } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
@@ -169,5 +169,63 @@ describe('attack: the "used" marker of an approval deleted, to spend it again wi
     });
     expect(await used()).toBe(0);
     expect((await readAudit(site.state, site.target.statePrefix)).length).toBe(entries);
+  });
+});
+
+describe('attack: a request\'s "used" marker and signed statement deleted, to have it approved again', () => {
+  /** Whoever writes the state bucket deletes what says the request was answered: Ada is asked again. */
+  async function approvedAgain(deployId: string, nonce: string, answered: { type: string }) {
+    const { site } = infra().f.t;
+    const prefix = site.target.statePrefix;
+    const [entry] = (await readAudit(site.state, prefix)).filter((e) => e.type === answered.type).slice(-1);
+    await site.state.delete([
+      `${prefix}${APPROVALS_USED}${nonce}.json`,
+      ...(await site.state.list(`${prefix}${APPROVALS_SIGNED}`)).map((o) => o.key),
+    ]);
+    const entries = (await readAudit(site.state, prefix)).length;
+    await expect(adaApproves(deployId)).rejects.toMatchObject({
+      code: 'TAMPERED',
+      message: expect.stringContaining(
+        `recorded at ${entry?.at} (audit entry ${entry?.seq}), but its objects are missing`,
+      ),
+    });
+    await expect(adaApproves(deployId)).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /missing from the state bucket, which points to tampering\. Nothing was approved\. Ask the agent again: it makes a new request\./,
+      ),
+    });
+    // Nothing written: no second record of the approval, which `audit verify` would report for good.
+    expect((await readAudit(site.state, prefix)).length).toBe(entries);
+    expect(await site.state.list(`${prefix}${APPROVALS_SIGNED}`)).toEqual([]);
+  }
+
+  it('approved and used: `approve` refuses, TAMPERED, saying when the chain recorded it; nothing written', async () => {
+    await nothingDeployed.restore();
+    const { deployId, nonce } = await approvalUsedByAStoppedRun();
+    await approvedAgain(deployId, nonce, { type: 'approval-used' });
+  });
+
+  it('approved, not yet used: refused the same; asked again, the server makes a new request to approve', async () => {
+    await nothingDeployed.restore();
+    const { f, c } = infra();
+    const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
+    const deployId = target.structured.deployId as string;
+    expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
+      /APPROVAL_REQUIRED/,
+    );
+    await adaApproves(deployId);
+    const [first] = await findApprovalRequests(f.t.site, deployId);
+    await approvedAgain(deployId, first?.nonce ?? '', { type: 'approval' });
+
+    // The agent asks again: a new request, which Ada approves; the change lands, once.
+    expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
+      /APPROVAL_REQUIRED/,
+    );
+    const [second] = await findApprovalRequests(f.t.site, deployId);
+    expect(second?.nonce).not.toBe(first?.nonce);
+    await adaApproves(deployId);
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({ deployId, outcome: 'synced' });
+    expect((await live())?.commit).toBe(COMMITS[0]);
   });
 });
