@@ -57,6 +57,16 @@ export function describePromote(
   return `promote: ${promotePlanWords(plan, pin !== null)}${lifted}`;
 }
 
+/**
+ * A change a GitHub job's --yes was refused for, as the refusal says first what it would have done:
+ * a promote with the pin it would clear (describePromote), any other change its plan (describePlan).
+ */
+export const describeRefusedChange = (
+  action: string,
+  plan: Parameters<typeof describePlan>[0],
+  pin: { commit: string; by: string } | null,
+): string => (action === 'promote' ? describePromote(plan, pin, true) : describePlan(plan));
+
 function describeInPlacePlan(plan: Parameters<typeof describePlan>[0]): string {
   const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
   if (plan.noop) return `${what} is already live on ${plan.stack}: nothing to do`;

@@ -82,12 +82,14 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     await v2Live.restore();
     const pinned = await run(['pin', '--message', 'freeze: v2 only']);
     expect(pinned.code, pinned.stderr).toBe(0);
-    for (const argv of [
-      ['promote', V1.slice(0, 7), '--yes'],
-      ['rollback', '--yes'],
-    ]) {
-      const refused = await run(argv, { GITHUB_ACTIONS: 'true' });
+    // Each first says the change it would make, in its plan's words.
+    for (const [argv, change] of [
+      [['promote', V1.slice(0, 7), '--yes'], `Promote: deploy ${APP}@1111111 to ${STACK} (live: 2222222): `],
+      [['rollback', '--yes'], `Roll back ${STACK} to ${APP}@1111111 (live: 2222222): `],
+    ] as const) {
+      const refused = await run([...argv], { GITHUB_ACTIONS: 'true' });
       expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(`error: ${change}`);
       expect(refused.stderr).toMatch(
         /in a GitHub Actions job, --yes is the approval of the "dashboard-hosting-prod" environment's reviewers, which covers deploy \(approval\.github\.actions\), not (promote|rollback)\. Nothing was changed\. Add "(promote|rollback)" to approval\.github\.actions/,
       );
@@ -313,6 +315,7 @@ describe('a job’s --yes is its run attempt’s one approved change of each act
     const before = await entries();
     const again = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
     expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain(`error: Deploy ${APP}@1111111 to ${STACK} (live: 2222222): `);
     expect(again.stderr).toMatch(
       /in a GitHub Actions job, --yes is the approval of the "dashboard-hosting-prod" environment's reviewers for one deploy per run attempt, and run 7 attempt 1 used it for the deploy 2222222-\w+ at \d{4}-\d\d-\d\dT[\d:.]+Z\. Nothing was changed\. Re-run the job \(a new attempt, which the environment's reviewers approve again\), or run it from a terminal\./,
     );
@@ -353,6 +356,7 @@ describe('a job’s --yes is its run attempt’s one approved change of each act
       GITHUB_RUN_ATTEMPT: '',
     });
     expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(`error: Deploy ${APP}@1111111 to ${STACK} (live: 2222222): `);
     expect(refused.stderr).toMatch(
       /for one deploy per run attempt, but GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, which GitHub sets for every step, are not set\. Nothing was changed\./,
     );

@@ -355,14 +355,14 @@ export async function approveIfProtected(
     ofAJob && action === 'promote' ? await (await import('../../state/pin.ts')).readPin(site) : null;
   if (planned.noop && pin === null) return bound;
   if (flags.yes) {
-    const [{ FrontendOpsError }, { describePromote }, { capitalise }] = await Promise.all([
+    const [{ FrontendOpsError }, { describeRefusedChange }, { capitalise }] = await Promise.all([
       import('../../errors.ts'),
       import('../../engine/describe.ts'),
       import('../../engine/text.ts'),
     ]);
-    // A refused promote first says what it would have done, as its approver would be told: of the
-    // live release, no file changes, but the pin goes (not "nothing to do").
-    const change = action === 'promote' ? `${capitalise(describePromote(planned.plan, pin, true))}. ` : '';
+    // A refusal first says what the change would have done, as its approver would be told: a promote
+    // of the live release changes no file, but the pin goes (not "nothing to do").
+    const change = `${capitalise(describeRefusedChange(action, planned.plan, pin))}. `;
     const configured = inForce?.configured.github;
     if (inForce && (!configured || configured.actions.includes(action))) {
       if (!inForce.policy.github?.actions.includes(action)) {
@@ -386,7 +386,7 @@ export async function approveIfProtected(
         `${change}${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or run it from a terminal.`,
       );
     }
-    return inForce?.policy.github ? jobApproval(ctx, site, action, inForce, planned) : bound;
+    return inForce?.policy.github ? jobApproval(ctx, site, action, inForce, planned, change) : bound;
   }
   await confirmOnTerminal(ctx, site, planned, git, verb);
   return bound;
@@ -452,6 +452,8 @@ async function jobApproval(
   action: ApprovalAction,
   inForce: PolicyInForce,
   planned: DeploySummary,
+  /** What the change would do, as its refusals say first (approveIfProtected). */
+  change: string,
 ): Promise<Pick<DeployOptions, 'authorize'>> {
   const github = inForce.policy.github;
   if (!github) return boundTo(planned);
@@ -468,7 +470,7 @@ async function jobApproval(
   ]);
   const { env } = ctx.io;
   const stack = site.target.stack;
-  const approves = `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers for one ${action} per run attempt`;
+  const approves = `${change}${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers for one ${action} per run attempt`;
   const run = { run_id: env.GITHUB_RUN_ID, run_attempt: env.GITHUB_RUN_ATTEMPT, actor: env.GITHUB_ACTOR };
   if (!run.run_id || !run.run_attempt) {
     throw new FrontendOpsError(
