@@ -16,6 +16,7 @@ import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { deployUnchecked, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -26,6 +27,8 @@ import { cli } from '../support/run-cli.ts';
 const APP = 'sophia-dashboard';
 const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
 const PROD_HOSTING = 'sophia-dashboard-hosting-prod2';
+/** A state bucket of staging's own, apart from prod's. */
+const STAGING_STATE = 'sophia-ops-staging-own';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let outputs: string;
@@ -45,7 +48,10 @@ async function everything(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'dashboard-planted' }, { extraBuckets: [STAGING_HOSTING, PROD_HOSTING] });
+  t = await startDeployEnv(
+    { stack: 'dashboard-planted' },
+    { extraBuckets: [STAGING_HOSTING, PROD_HOSTING, STAGING_STATE] },
+  );
   repo = await createTestRepo();
   outputs = await t.writeOutputs({ cdn: true });
   // CI published the dashboard's first commit, and it is live.
@@ -241,6 +247,58 @@ describe("a build published under another stack's log", () => {
         const seen = JSON.stringify(c.seen);
         for (const leak of [defaultStatePrefix('staging'), stagingState, STAGING_HOSTING, t.tmp]) {
           expect(seen, `${setUp}: ${leak}`).not.toContain(leak.replace(/\/$/, ''));
+        }
+      } finally {
+        await c.close();
+      }
+    }
+  });
+
+  it('a marker in the hosting bucket of a stack prod builds from, refused: its own state bucket is not named', async () => {
+    // Staging keeps its state in a bucket of its own, which the agent is never shown (learnt as the
+    // call reads staging's outputs: openSite's onTarget). Its hosting bucket's marker cannot be read,
+    // or leads to another state bucket: its log is not read, and the refusal says why.
+    Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
+    const usual = await t.writeOutputs({ stack: 'staging', hostingBucket: STAGING_HOSTING });
+    const staging = join(t.tmp, 'staging-own-bucket.json');
+    await writeFile(
+      staging,
+      JSON.stringify({ ...JSON.parse(await readFile(usual, 'utf8')), stateBucket: STAGING_STATE }),
+    );
+    const prodFile = await t.writeOutputs({ stack: 'prod', hostingBucket: PROD_HOSTING });
+    const config = configSchema.parse({
+      app: APP,
+      stacks: {
+        staging: { backend: 'outputs', file: staging },
+        prod: { backend: 'outputs', file: prodFile, buildsFrom: ['staging'] },
+      },
+    });
+    const elsewhere = {
+      v: 1,
+      stack: 'staging',
+      stateBucket: 'planted-state',
+      statePrefix: 'x/',
+      protected: false,
+    };
+    for (const [marker, said] of [
+      ['{"v": 1, "stack": ', /environment marker .* cannot be read/],
+      [
+        JSON.stringify(elsewhere),
+        /history at s3:\/\/planted-state\/x\/, a state bucket staging's outputs do not name/,
+      ],
+    ] as const) {
+      await t.s3.store(STAGING_HOSTING).put(ENVIRONMENT_MARKER, marker, { contentType: 'application/json' });
+      const c = await connectInfra(createInfraServer({ config, cwd: t.tmp }));
+      try {
+        const plan = await c.call('plan_deploy', { stack: 'prod', commit: repo.commits.dashboard2 });
+        expect(plan.isError).toBe(true);
+        expect(plan.text).toMatch(
+          /The publish log of staging, whose builds prod deploys \("buildsFrom"\), is not read/,
+        );
+        expect(plan.text).toMatch(said);
+        const seen = JSON.stringify(c.seen);
+        for (const leak of [STAGING_STATE, STAGING_HOSTING, defaultStatePrefix('staging'), t.tmp]) {
+          expect(seen, leak).not.toContain(leak.replace(/\/$/, ''));
         }
       } finally {
         await c.close();
