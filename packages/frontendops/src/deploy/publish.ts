@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pMap from 'p-map';
 import type { Config } from '../config.ts';
-import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
+import { APP_NAME, COMMIT_REF, FULL_COMMIT } from '../engine/ids.ts';
 import {
   artifactDigest,
   artifactFileKey,
@@ -29,7 +29,7 @@ import {
   LETTING_THE_LOCK_GO,
   withCleanup,
 } from '../errors.ts';
-import type { HeldLock, ObjectStore } from '../ports.ts';
+import type { GitHost, HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
   appendAudit,
@@ -324,16 +324,28 @@ export async function readManifest(
 }
 
 /**
- * The full sha of a published commit named by a sha or its prefix (the short sha every screen shows):
- * NOT_FOUND when none is published, BAD_INPUT when the prefix names several.
+ * The full sha of a published commit named by a sha or its prefix (the short sha every screen shows).
+ * With `git`, a short sha is the commit git resolves it to, whether or not a build of it is published
+ * (BAD_INPUT when git knows no such commit): a build planted under a short key, or under another sha
+ * that starts the same, is never taken for it. Without git (the infra server, the console), the one
+ * published commit it starts: NOT_FOUND when none is, BAD_INPUT when it starts several.
  */
 export async function resolvePublishedCommit(
   artifacts: ObjectStore,
   app: string,
   ref: string,
+  git: GitHost | null = null,
 ): Promise<string> {
   validateArtifactId(app, ref);
-  if (ref.length >= 40) return ref;
+  if (FULL_COMMIT.test(ref)) return ref;
+  if (git) {
+    const found = await git.getCommit(ref);
+    // A sha, not a branch or tag that happens to look like one.
+    if (found && FULL_COMMIT.test(found.sha) && found.sha.startsWith(ref)) return found.sha;
+    throw badInput(
+      `${ref} is not a commit the git repository knows: expected a short sha of one commit in it (a short sha is resolved by git, never by the builds in the artifacts bucket). Nothing was changed. Give more of the sha or all of it (git rev-parse ${ref}), or fetch the commit into this repository first.`,
+    );
+  }
   const commits = new Set(
     (await artifacts.list(`${app}/${ref}`))
       .map((o) => o.key.slice(app.length + 1).split('/')[0] ?? '')

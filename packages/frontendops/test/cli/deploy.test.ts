@@ -439,8 +439,8 @@ describe('frontendops CLI', () => {
       const before = t.s3.requests.length;
       const cdnMark = t.cdn.mark();
 
-      // The published build's commit is not in the repository the tag goes to: the deploy would go
-      // live untagged. Refused before anything is written, saying what to do.
+      // The published build's commit is not in the repository the tag goes to (nor a commit git can
+      // resolve a short sha to). Refused before anything is written, saying what to do.
       const notInRepo = await run([
         'deploy',
         '--stack',
@@ -452,7 +452,7 @@ describe('frontendops CLI', () => {
       ]);
       expect(notInRepo.code, notInRepo.stderr).toBe(2);
       expect(notInRepo.stderr).toMatch(
-        /b2b2b2b is not in the git repository .* Nothing was changed.*--no-tag/s,
+        /b2b2b2b2b2b2b2b2 is not a commit the git repository knows: .* Nothing was changed\. Give more of the sha or all of it/s,
       );
       // A tag on GitHub needs a token; without one the deploy would go live and then fail to tag.
       const noToken = await cli(
@@ -467,7 +467,9 @@ describe('frontendops CLI', () => {
       // A promote names its release first too.
       const promote = await run(['promote', COMMITS[1] as string, '--stack', stack, '--repo', repo.dir]);
       expect(promote.code, promote.stderr).toBe(2);
-      expect(promote.stderr).toMatch(/b2b2b2b is not in the git repository .* Nothing was changed/s);
+      expect(promote.stderr).toMatch(
+        /b2b2b2b2b2b2b2b2 is not a commit the git repository knows: .* Nothing was changed/s,
+      );
       await t.s3.settle();
       expect(t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
       expect(t.cdn.createRequests(cdnMark)).toEqual([]);

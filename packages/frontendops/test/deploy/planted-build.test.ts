@@ -10,9 +10,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
+import { publishArtifact, publishBuild, resolvePublishedCommit } from '../../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
@@ -386,17 +387,23 @@ describe('what a writer of the artifacts bucket can block (denial of service onl
     );
   });
 
-  it('a commit planted beside a published one under the same short sha: refused, both named in full', async () => {
+  it('a commit planted beside a published one under the same short sha: git names the one; with no git, refused, both named in full', async () => {
     const published = repo.commits.dashboard1;
     // The same first 39 characters: any shorter way of writing them names both.
     const planted = `${published.slice(0, 39)}${published.at(-1) === '0' ? '1' : '0'}`;
     const key = `${APP}/${planted}/manifest.json`;
     await t.site.artifacts.put(key, Buffer.from('{}'));
     try {
-      const run = await cli(['deploy', '--commit', published.slice(0, 12), '--dry-run', '--stack', outputs], {
-        cwd: repo.dir,
-        env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' },
-      });
+      const dryRun = (cwd: string) =>
+        cli(['deploy', '--commit', published.slice(0, 12), '--dry-run', '--json', '--stack', outputs], {
+          cwd,
+          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' },
+        });
+      const inRepo = await dryRun(repo.dir);
+      expect(inRepo.code, inRepo.stderr).toBe(0);
+      expect(inRepo.stdout).toContain(published);
+      expect(inRepo.stdout).not.toContain(planted);
+      const run = await dryRun(t.tmp);
       expect(run.code, run.stderr).toBe(2);
       const [first, second] = [published, planted].sort();
       expect(run.stderr).toContain(
@@ -405,5 +412,40 @@ describe('what a writer of the artifacts bucket can block (denial of service onl
     } finally {
       await t.site.artifacts.delete([key]);
     }
+  });
+});
+
+describe('a build published under a short commit key', () => {
+  /** The publisher's build of the docs commit, under its first 7 hex digits; its full sha is not published. */
+  async function plantShort() {
+    const short = repo.commits.docs.slice(0, 7);
+    await publishBuild(
+      t.site,
+      { dir: await buildOf('short'), app: APP, commit: short },
+      requestBy('publish', 'ci'),
+    );
+    return short;
+  }
+
+  it('is not what `deploy --commit <short sha>` takes: git names the full commit, which is not published', async () => {
+    const short = await plantShort();
+    const before = await everything();
+    const run = await cli(['deploy', '--commit', short, '--no-tag', '--stack', outputs, '--json'], {
+      cwd: repo.dir,
+      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' },
+    });
+    expect(run.code, run.stdout + run.stderr).not.toBe(0);
+    expect(run.stderr).toContain(repo.commits.docs.slice(0, 12));
+    expect(await everything()).toEqual(before);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(repo.commits.dashboard1);
+  });
+
+  it('a short sha git cannot resolve is refused, saying what was expected and what to do', async () => {
+    const git = createLocalGit({ repoDir: repo.dir });
+    const refused = resolvePublishedCommit(t.site.artifacts, APP, 'deadbee', git);
+    await expect(refused).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(refused).rejects.toThrow(
+      /deadbee is not a commit the git repository knows: expected a short sha of one commit in it.*Nothing was changed\. Give more of the sha or all of it/,
+    );
   });
 });

@@ -19,7 +19,7 @@ import {
   withSite,
 } from '../context.ts';
 import { say } from '../io.ts';
-import { approveIfProtected, finish, progressPrinter } from './deploy.ts';
+import { approveIfProtected, chooseCommit, finish, progressPrinter } from './deploy.ts';
 
 interface CanaryFlags {
   stack?: string;
@@ -146,14 +146,18 @@ export function register(program: Command, ctx: CliContext): void {
         const { previewLink } = await import('../../deploy/preview.ts');
         await withSite(ctx, flags.stack, async (site, config) => {
           const app = flags.app ?? config.app;
-          const commit =
-            flags.commit ?? (flags.deployId ? undefined : await latestPublished(ctx, site, config, app));
+          // A short sha is the commit git resolves it to, as for a deploy.
+          const commit = flags.commit
+            ? (await chooseCommit(ctx, site, config, app, { commit: flags.commit })).commit
+            : flags.deployId
+              ? undefined
+              : await latestPublished(ctx, site, config, app);
           const link = await previewLink(site, {
             ...(commit ? { commit } : {}),
             ...(flags.deployId ? { deployId: flags.deployId } : {}),
             app,
             ttlSeconds: previewSeconds(hours),
-            request: cliRequest(ctx.io, `preview ${flags.deployId ?? commit ?? app}`),
+            request: cliRequest(ctx.io, `preview ${flags.deployId ?? flags.commit ?? commit ?? app}`),
           });
           if (flags.json) printJson(ctx, link);
           else {

@@ -86,7 +86,9 @@ Examples:
       const weightPercent = flags.canary === undefined ? undefined : await parsePercent(flags.canary);
       await withSite(ctx, flags.stack, async (site, config) => {
         const app = flags.app ?? config.app;
-        const { commit, git } = await chooseCommit(ctx, site, config, app, flags);
+        const opened = await openGit(ctx, flags);
+        if (weightPercent === undefined) await assertTagToken(ctx, flags, opened);
+        const { commit, git } = await chooseCommit(ctx, site, config, app, flags, opened);
         if (weightPercent !== undefined) {
           const { startCanary } = await import('../../deploy/canary.ts');
           const request = cliRequest(
@@ -245,13 +247,13 @@ export async function chooseCommit(
   site: Site,
   config: Config,
   app: string,
-  flags: DeployFlags,
+  flags: Pick<DeployFlags, 'commit' | 'repo' | 'github'>,
   opened?: GitHost | null,
 ): Promise<{ commit: string; git: GitHost | null }> {
   const git = opened === undefined ? await openGit(ctx, flags) : opened;
   if (flags.commit) {
     const { resolvePublishedCommit } = await import('../../deploy/publish.ts');
-    return { commit: await resolvePublishedCommit(site.artifacts, app, flags.commit), git };
+    return { commit: await resolvePublishedCommit(site.artifacts, app, flags.commit, git), git };
   }
   if (!git) {
     const [{ badInput }, { touching }] = await Promise.all([
@@ -284,21 +286,31 @@ export async function assertTaggable(
   commit: string,
 ): Promise<void> {
   if (!flags.tag || flags.dryRun || !git) return;
-  const [{ badInput }, { describeGitHost, githubRepository }] = await Promise.all([
+  await assertTagToken(ctx, flags, git);
+  const [{ badInput }, { describeGitHost }] = await Promise.all([
     import('../../errors.ts'),
     import('../../adapters/git-host.ts'),
   ]);
   const where = describeGitHost(flags, ctx.io.env, ctx.io.cwd);
-  const github = githubRepository(flags, ctx.io.env);
-  if (github && !ctx.io.env.GITHUB_TOKEN) {
-    throw badInput(
-      `The deploy tag goes to the ${where}, and GITHUB_TOKEN is not set: GitHub needs a token to create it. Nothing was changed. Set GITHUB_TOKEN to a token that may write ${github}'s contents, or pass --no-tag.`,
-    );
-  }
   if (!(await git.getCommit(commit))) {
     const short = commit.slice(0, 7);
     throw badInput(
       `Commit ${short} is not in the ${where}, where its deploy tag goes: the release would go live without its tag. Nothing was changed. Run it in the repository that holds ${short}, name that one with --repo <dir> or --github <owner/repo>, or pass --no-tag.`,
+    );
+  }
+}
+
+/** A deploy tag for GitHub needs a token: refused before the commit is looked up or anything written. */
+async function assertTagToken(ctx: CliContext, flags: CommonFlags, git: GitHost | null): Promise<void> {
+  if (!flags.tag || flags.dryRun || !git) return;
+  const [{ badInput }, { describeGitHost, githubRepository }] = await Promise.all([
+    import('../../errors.ts'),
+    import('../../adapters/git-host.ts'),
+  ]);
+  const github = githubRepository(flags, ctx.io.env);
+  if (github && !ctx.io.env.GITHUB_TOKEN) {
+    throw badInput(
+      `The deploy tag goes to the ${describeGitHost(flags, ctx.io.env, ctx.io.cwd)}, and GITHUB_TOKEN is not set: GitHub needs a token to create it. Nothing was changed. Set GITHUB_TOKEN to a token that may write ${github}'s contents, or pass --no-tag.`,
     );
   }
 }
