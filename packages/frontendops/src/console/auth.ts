@@ -29,9 +29,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { badInput } from '../errors.ts';
 import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
+import { SESSION_TTL_MS } from './types.ts';
 
-/** How long a browser session lasts without signing in again. */
-export const SESSION_TTL_MS = 12 * 60 * 60_000;
+/** How long a browser session lasts: in types.ts, where the page reads it too. */
+export { SESSION_TTL_MS };
+
 /** How long a sign-in address works, unused (it works once). */
 export const SIGN_IN_TTL_MS = 15 * 60_000;
 /**

@@ -1,7 +1,7 @@
 /**
  * The console's JSON API, as the browser sees it. Shared by the server (src/console/*.ts) and the UI
- * (src/console/ui/), types only. Nothing here names a bucket, an endpoint or a credential: the
- * DeployTarget stays on the server; the public site URL is fine to show.
+ * (src/console/ui/): types, and the few constants both sides read. Nothing here names a bucket, an
+ * endpoint or a credential: the DeployTarget stays on the server; the public site URL is fine to show.
  */
 
 import type { StoppedChange } from '../deploy/types.ts';
@@ -261,3 +261,9 @@ export interface ApiError {
 
 /** The meta element a signed-in page finds its new session's id in (static.ts serveIndex; ui/api.ts adoptSession). */
 export const SESSION_META = 'frontendops-session';
+
+/**
+ * How long a browser session lasts without signing in again: kept by the server (auth.ts
+ * createSessions) and said by the page (ui/format.ts sessionLifetime), which cannot import auth.ts.
+ */
+export const SESSION_TTL_MS = 12 * 60 * 60_000;

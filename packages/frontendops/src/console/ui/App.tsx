@@ -20,6 +20,7 @@ import { Progress } from './components/Progress.tsx';
 import { Refused } from './components/Refused.tsx';
 import { ReleaseActions } from './components/ReleaseActions.tsx';
 import { Unreachable } from './components/Unreachable.tsx';
+import { sessionLifetime } from './format.ts';
 import { useEventStream } from './use-event-stream.ts';
 
 const REFRESH_MS = 15_000;
@@ -139,8 +140,8 @@ export function App() {
             "This tab's session has ended: its id is refused from now on, wherever it was seen."
           ) : (
             <>
-              This tab forgot its session, but the console could not be told: it ends within 12 hours of
-              signing in, when the console stops, or when every session is ended (
+              This tab forgot its session, but the console could not be told: it ends within{' '}
+              {sessionLifetime()} of signing in, when the console stops, or when every session is ended (
               <code>frontendops console --sign-out-all</code> for the console <code>npm start</code> serves).
             </>
           )}

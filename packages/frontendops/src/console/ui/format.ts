@@ -1,4 +1,5 @@
 /** Display helpers: short commits, relative times, durations. */
+import { SESSION_TTL_MS } from '../types.ts';
 
 export const shortSha = (sha: string) => sha.slice(0, 7);
 
@@ -28,3 +29,9 @@ export function duration(ms: number): string {
 }
 
 export const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** How long a session lasts, in words ("12 hours"): the server's SESSION_TTL_MS, said nowhere else. */
+export const sessionLifetime = (): string =>
+  SESSION_TTL_MS % 3_600_000 === 0
+    ? plural(SESSION_TTL_MS / 3_600_000, 'hour')
+    : plural(Math.round(SESSION_TTL_MS / 60_000), 'minute');
