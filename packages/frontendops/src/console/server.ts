@@ -92,6 +92,7 @@ export interface ConsoleServer {
   token: string;
   /** A new sign-in address (`${url}?signin=<code>`): it signs one browser tab in, once, within SIGN_IN_TTL_MS. */
   signInAddress(): string;
+  /** Stops listening, ends every connection, and returns once the requests being answered are done. */
   close(): Promise<void>;
 }
 
@@ -136,15 +137,20 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     host,
   };
 
+  /** The requests being answered: close() waits for them (see there). */
+  const answering = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     // Every answer (JSON, the progress stream, the page, a refusal) is taken as the type it says,
     // never sniffed: a JSON answer quoting what was sent is never run as a page or a script.
     res.setHeader('x-content-type-options', 'nosniff');
-    handle(req, res, context).catch((error: unknown) => {
-      const { status, body } = toApiError(error);
-      if (!res.headersSent) sendError(res, status, body);
-      else res.end();
-    });
+    const answered = handle(req, res, context)
+      .catch((error: unknown) => {
+        const { status, body } = toApiError(error);
+        if (!res.headersSent) sendError(res, status, body);
+        else res.end();
+      })
+      .finally(() => answering.delete(answered));
+    answering.add(answered);
   });
   const listening = await listen(server, { port: options.port ?? 0, host });
   context.port = listening.port;
@@ -158,6 +164,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     async close() {
       hub.close();
       await listening.close();
+      // A request whose connection just closed (its page went away) is still reading or changing its
+      // stack: it finishes before the stacks close, and before the caller closes what it handed in,
+      // so none fails on a closed client, nor touches a stack once this returns.
+      await Promise.allSettled(answering);
       // Environments handed in by the caller stay the caller's to close.
       if (!options.openSite) await service.close();
     },

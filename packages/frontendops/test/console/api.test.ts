@@ -605,6 +605,64 @@ describe('chat', () => {
   });
 });
 
+describe('closing', () => {
+  it('close() returns once the requests still reading a stack are done, their page gone or not', async () => {
+    // The stack as the console is handed it, each call of its stores and records counted while it runs.
+    let running = 0;
+    let calls = 0;
+    const counted = <T extends object>(part: T): T =>
+      new Proxy(part, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            const result = value.apply(target, args);
+            if (!(result instanceof Promise)) return result;
+            calls++;
+            running++;
+            return result.finally(() => running--);
+          };
+        },
+      });
+    const site = {
+      ...t.site,
+      records: counted(t.site.records),
+      hosting: counted(t.site.hosting),
+      state: counted(t.site.state),
+      artifacts: counted(t.site.artifacts),
+    };
+    let asked!: () => void;
+    const opening = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const own = await startConsoleOn(
+      { t, repo, C1, C2 },
+      {
+        openSite: async () => {
+          asked();
+          await opened;
+          return site;
+        },
+      },
+    );
+    const answer = fetch(`${new URL(own.url).origin}/api/stacks/${STACK}/status`, {
+      headers: { authorization: `Bearer ${own.token}` },
+    }).catch((error: unknown) => error);
+    await opening;
+    // The console stops while that request waits for its stack; the stack then comes.
+    const closing = own.close();
+    open();
+    await closing;
+    expect(await answer).toBeInstanceOf(Error);
+    expect(calls).toBeGreaterThan(0);
+    expect(running).toBe(0);
+  });
+});
+
 function statusWithHost(path: string, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(`${origin()}${path}`, { headers: { ...bearer(), host } }, (res) => {
