@@ -211,19 +211,22 @@ export async function runAtomic(
     // it (settleAtomic): said now, not as a change it finishes first. Read across a running switch,
     // the check goes on with a second reading (live.ts checkUnlocked); what follows is then said
     // from a context read after that record too, not from the pointer read before the switch.
-    // The record is held to the store and the state as this context read them, not read again.
+    // The record is held to the store and the state as this context read them, not read again; what
+    // follows goes by that one reading of it too, or by the reading beside the context read again.
     const recorded = await ctx.atomic.readPending();
+    let stopped = recorded;
     if (
       recorded &&
       (await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer }, readBeside(ctx)))
         .pending !== recorded
-    )
+    ) {
       ctx = await readAtomicContext(site, nowOf(options));
+      stopped = await ctx.atomic.readPending();
+    }
     // A refusal of what this operation chose is the run's too, after its settle finished the change
     // stopped past its switch (settleAtomic): the dry run names that one, in its words.
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
     const prepared = await chosen().catch(async (error: unknown) => {
-      const stopped = await ctx.atomic.readPending();
       const finishing = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
       // The run's refusal before it chooses (a deploy's pin: pinChecked) comes first, as it would.
       const before = isFrontendOpsError(error, 'PINNED')
@@ -245,7 +248,6 @@ export async function runAtomic(
     const drift = await storeDrift(site, ctx, recorded);
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so; another release: the run finishes it first, then this plan.
-    const stopped = await ctx.atomic.readPending();
     const finished = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
     return {
       ...summarize(prepared.plan, {

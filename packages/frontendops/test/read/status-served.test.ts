@@ -208,18 +208,21 @@ describe('status says what the CDN serves', () => {
 
 describe('an interrupted atomic operation is pending', () => {
   /**
-   * `run` on the stack, with how often it read the release store and the atomic state: once each,
-   * the crash-recovery record's check going by that same reading (before, it read both again).
+   * `run` on the stack, with how often it read the release store, the atomic state and the
+   * crash-recovery record (atomic/pending.json): once each, the record's check going by that same
+   * reading (before, it read the store and the state again, and a dry run read the record twice).
    */
   async function counted<T>(run: (site: Awaited<ReturnType<AtomicEnv['open']>>) => Promise<T>) {
     const { store, reads } = counting(t.store());
     const site = await t.open({ releases: store });
     const mark = await t.mark();
     const result = await run(site);
-    const stateReads = (await t.requestsSince(mark)).filter(
-      (r) => r.method === 'GET' && r.key.endsWith('/atomic/state.json'),
-    ).length;
-    return { result, reads: { store: reads(), state: stateReads } };
+    const gets = (await t.requestsSince(mark)).filter((r) => r.method === 'GET');
+    const readsOf = (name: string) => gets.filter((r) => r.key.endsWith(`/atomic/${name}`)).length;
+    return {
+      result,
+      reads: { store: reads(), state: readsOf('state.json'), pending: readsOf('pending.json') },
+    };
   }
   const statusCounted = async () => {
     const { result, reads } = await counted(readStatus);
@@ -235,9 +238,9 @@ describe('an interrupted atomic operation is pending', () => {
       deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow(/stopped/);
     const { status, reads } = await statusCounted();
-    expect(reads).toEqual({ store: 1, state: 1 });
+    expect(reads).toEqual({ store: 1, state: 1, pending: 1 });
     const planned = await dryRunCounted(V3);
-    expect(planned.reads).toEqual({ store: 1, state: 1 });
+    expect(planned.reads).toEqual({ store: 1, state: 1, pending: 1 });
     expect(planned.result.outcome).toBe('planned');
     expect(status.live?.commit).toBe(V2);
     expect(status.pending).toEqual({
@@ -265,9 +268,9 @@ describe('an interrupted atomic operation is pending', () => {
     expect(await served()).toBe('v1');
 
     const { status, reads } = await statusCounted();
-    expect(reads).toEqual({ store: 1, state: 1 });
+    expect(reads).toEqual({ store: 1, state: 1, pending: 1 });
     const planned = await dryRunCounted(V1);
-    expect(planned.reads).toEqual({ store: 1, state: 1 });
+    expect(planned.reads).toEqual({ store: 1, state: 1, pending: 1 });
     expect(planned.result.outcome).toBe('planned');
     expect(status.live?.commit).toBe(V2); // not recorded yet
     expect(status.pending).toMatchObject({ op: 'deploy', commit: V1, pointerMoved: true });
