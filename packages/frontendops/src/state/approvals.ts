@@ -198,8 +198,8 @@ export const otherPinWords = (judged: PinLifted | null | undefined, now: PinLift
 /**
  * The digest an approval binds: the change's stack, kind (an atomic operation's too), deploy id,
  * build (app, commit, artifact digest), what was live, on an atomic stack the releases its switch
- * sends visitors to before and after (live, canary, share), and for a promote of the live release
- * the pin it lifts (clearsPin: which release, who set it, when; null: none). Two plans with the same
+ * sends visitors to before and after (live, canary, share), and for a promote (of the live release
+ * or of another) the pin it lifts (clearsPin: which release, who set it, when; null: none). Two plans with the same
  * digest make the same change; what a dry run shows the person and what runs under the lock are held
  * to it.
  */
@@ -217,7 +217,7 @@ export function changeDigest(plan: PlannedChange): string {
     from: plan.fromDeployId,
     before: releases(plan.pointerBefore),
     after: releases(plan.pointerAfter),
-    // Only where a plan names it (a promote of the live release): every other digest stays as it was.
+    // Only where a plan names it (a promote): every other change's digest stays as it was.
     ...(plan.clearsPin !== undefined ? { clearsPin: plan.clearsPin } : {}),
   });
 }

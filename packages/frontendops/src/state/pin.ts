@@ -173,7 +173,7 @@ export async function clearPin(
 }
 
 /**
- * The pin a promote of the live release lifts, as its approval binds it (DeployPlan clearsPin): the
+ * The pin a promote lifts (of the live release or of another), as its approval binds it (DeployPlan clearsPin): the
  * one function every path (the dry run a person approves, the run under the lock) makes it with.
  */
 export const pinLifted = (pin: PinRecord | null): PinLifted | null =>
