@@ -7,7 +7,7 @@
  */
 import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
-import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
+import { assertOwnReleaseId, planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -101,6 +101,9 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       );
     }
     const { publishedIn, publishedInHead, ...ref } = await chooseRelease(site, ctx, options);
+    // The link shows what is under the release's id: a build ground to a kept release's id would be
+    // previewed with that release's files under its own name. Refused as a switch to it is.
+    assertOwnReleaseId(site.target.stack, ref, [...keptRefs(ctx).values()]);
     const manifests = manifestCache(site);
     let copied = 0;
     const [stored, present] = await Promise.all([

@@ -187,7 +187,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
   const canary = live.canary;
   const spa = input.spa ? { spa: true as const } : {};
   const what = `${release.app}@${release.commit.slice(0, 7)}`;
-  assertOwnReleaseId(input.stack, release, live);
+  assertOwnReleaseId(input.stack, release, keptReleases(live));
 
   const deployIdOf = (r: AtomicRelease) =>
     deployIdFor({
@@ -536,22 +536,34 @@ export function planAtomicPruneNow(input: {
   });
 }
 
-/** Every release whose manifest is known, by id (with the one being planned, when given). */
-/**
- * A release id names one build: 7 hex of its commit and 48 bits of a hash of its digest, which
- * whoever makes builds could grind to another release's id (with a commit of the same first 7 hex).
- * Such a build would be switched to as that release, whose files are in place under its id, and
- * recorded as itself: refused, CONFLICT, when a release the stack keeps (retained, the canary, a
- * preview, one edges may still serve) has that id and another build. A release known by its id
- * alone (no digest) is not judged.
- */
-function assertOwnReleaseId(stack: string, release: AtomicRelease, live: AtomicLiveState): void {
-  const other = [
+/** Every release the live state keeps: retained, the canary, open previews, those edges may still serve. */
+export function keptReleases(live: AtomicLiveState): AtomicRelease[] {
+  return [
     ...live.retained,
     ...(live.canary ? [live.canary] : []),
     ...live.previews,
     ...live.retiring.flatMap((r) => r.releases),
-  ].find(
+  ];
+}
+
+/** A build named by its release id: all a release id is checked against. */
+type ReleaseIdRef = Pick<AtomicRelease, 'releaseId' | 'app' | 'commit' | 'artifactDigest'>;
+
+/**
+ * A release id names one build: 7 hex of its commit and 48 bits of a hash of its digest, which
+ * whoever makes builds could grind to another release's id (with a commit of the same first 7 hex).
+ * Such a build would be served as that release, whose files are in place under its id, and recorded
+ * as itself: refused, CONFLICT, when a release the stack keeps (`kept`: retained, the canary, a
+ * preview, one edges may still serve) has that id and another build. Every path that serves a build
+ * by its id asks this: a switch (planAtomic) and a preview link (deploy/preview.ts). A release known
+ * by its id alone (no digest) is not judged.
+ */
+export function assertOwnReleaseId(
+  stack: string,
+  release: ReleaseIdRef,
+  kept: readonly ReleaseIdRef[],
+): void {
+  const other = kept.find(
     (r) =>
       r.releaseId === release.releaseId &&
       r.artifactDigest !== '' &&
@@ -560,23 +572,18 @@ function assertOwnReleaseId(stack: string, release: AtomicRelease, live: AtomicL
   if (!other) return;
   throw new FrontendOpsError(
     'CONFLICT',
-    `The release id ${release.releaseId} of ${release.app}@${release.commit.slice(0, 7)} (${release.artifactDigest}) is that of ${other.app}@${other.commit.slice(0, 7)}, another build (${other.artifactDigest}), which ${stack} keeps: a switch to it would serve that release's files. Nothing was changed. ` +
+    `The release id ${release.releaseId} of ${release.app}@${release.commit.slice(0, 7)} (${release.artifactDigest}) is that of ${other.app}@${other.commit.slice(0, 7)}, another build (${other.artifactDigest}), which ${stack} keeps: served under that id, this build would show that release's files. Nothing was changed. ` +
       'Two builds whose ids agree were made so on purpose, most likely: have the artifacts bucket’s administrators find who published it, and publish the build again under a new commit.',
     { details: { releaseId: release.releaseId } },
   );
 }
 
+/** Every release whose manifest is known, by id (with the one being planned, when given). */
 export function knownReleases(
   live: AtomicLiveState,
   release: AtomicRelease | null,
 ): Map<string, AtomicRelease> {
-  const all: AtomicRelease[] = [
-    ...(release ? [release] : []),
-    ...live.retained,
-    ...(live.canary ? [live.canary] : []),
-    ...live.previews,
-    ...live.retiring.flatMap((r) => r.releases),
-  ];
+  const all: AtomicRelease[] = [...(release ? [release] : []), ...keptReleases(live)];
   const known = new Map<string, AtomicRelease>();
   for (const r of all) if (!known.get(r.releaseId)?.manifest) known.set(r.releaseId, r);
   return known;

@@ -24,6 +24,11 @@ import { Browser, releaseOf } from '../support/edge-probe.ts';
 
 const PROPAGATION_MS = 300;
 const C = ['0101010101010101', '0202020202020202', '0303030303030303', '0404040404040404'];
+/** Two commits whose builds (versions `kept` and `ground`) get the same release id: see its case. */
+const COLLIDING = [
+  'c0111deaaaaaaaaaaaaaaaaaaaaa000000fdaa7e',
+  'c0111debbbbbbbbbbbbbbbbbbbbb000000eb3e85',
+] as const;
 let t: AtomicEnv;
 /**
  * A stack of its own, nothing deployed on it: the first case runs there, whichever ran before (a
@@ -108,6 +113,41 @@ describe('preview links', () => {
         /is not a deploy id: expected 7 hex digits.*frontendops history/,
       );
     }
+  });
+
+  /**
+   * Two builds of commits with the same first 7 hex whose release ids agree (48 bits of a hash of
+   * each digest: found by a birthday search, as whoever can write the artifacts bucket could grind a
+   * build to a kept release's id). A deploy of the second is refused (engine/atomic-plan.test.ts);
+   * before, its preview was made: it wrote its release index over the kept release's, and its link
+   * served that release's index.html under its own name.
+   */
+  it('refuses a preview of a build whose release id is a kept release’s, nothing written', async () => {
+    const [kept, ground] = COLLIDING;
+    await t.publish(kept, 'kept');
+    await t.publish(ground, 'ground');
+    await deployAtomic(site, { app: APP, commit: kept, request: request() });
+    const ids = await Promise.all(
+      COLLIDING.map(async (commit) => {
+        const manifest = (await readManifest(site.artifacts, APP, commit)) as Manifest;
+        return releaseIdFor({ commit, artifactDigest: artifactDigest(manifest) });
+      }),
+    );
+    expect(ids[1]).toBe(ids[0]);
+    const stored = async () => ({
+      keys: await keys(),
+      state: (await site.state.list(t.target.statePrefix)).map((o) => [o.key, o.etag]),
+      pointer: await t.store().read(),
+    });
+    const before = await stored();
+    const refused = await previewLink(site, { app: APP, commit: ground, request: request() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isFrontendOpsError(refused, 'CONFLICT'), JSON.stringify(refused)).toBe(true);
+    expect((refused as Error).message).toMatch(
+      new RegExp(`release id ${ids[0]} of ${APP}@c0111de .*another build.*Nothing was changed`),
+    );
+    expect(await stored()).toEqual(before);
   });
 
   it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {
