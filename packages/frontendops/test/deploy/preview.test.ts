@@ -17,18 +17,13 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, COLLIDING_COMMITS, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 
 const PROPAGATION_MS = 300;
 const C = ['0101010101010101', '0202020202020202', '0303030303030303', '0404040404040404'];
-/** Two commits whose builds (versions `kept` and `ground`) get the same release id: see its case. */
-const COLLIDING = [
-  'c0111deaaaaaaaaaaaaaaaaaaaaa000000fdaa7e',
-  'c0111debbbbbbbbbbbbbbbbbbbbb000000eb3e85',
-] as const;
 let t: AtomicEnv;
 /**
  * A stack of its own, nothing deployed on it: the first case runs there, whichever ran before (a
@@ -116,19 +111,18 @@ describe('preview links', () => {
   });
 
   /**
-   * Two builds of commits with the same first 7 hex whose release ids agree (48 bits of a hash of
-   * each digest: found by a birthday search, as whoever can write the artifacts bucket could grind a
-   * build to a kept release's id). A deploy of the second is refused (engine/atomic-plan.test.ts);
+   * Two builds whose release ids agree (COLLIDING_COMMITS: as whoever can write the artifacts bucket
+   * could grind a build to a kept release's id). A deploy of the second is refused (engine/atomic-plan.test.ts);
    * before, its preview was made: it wrote its release index over the kept release's, and its link
    * served that release's index.html under its own name.
    */
   it('refuses a preview of a build whose release id is a kept release’s, nothing written', async () => {
-    const [kept, ground] = COLLIDING;
+    const [kept, ground] = COLLIDING_COMMITS;
     await t.publish(kept, 'kept');
     await t.publish(ground, 'ground');
     await deployAtomic(site, { app: APP, commit: kept, request: request() });
     const ids = await Promise.all(
-      COLLIDING.map(async (commit) => {
+      COLLIDING_COMMITS.map(async (commit) => {
         const manifest = (await readManifest(site.artifacts, APP, commit)) as Manifest;
         return releaseIdFor({ commit, artifactDigest: artifactDigest(manifest) });
       }),

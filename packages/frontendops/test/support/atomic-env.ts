@@ -24,6 +24,16 @@ import { heldPoint } from './held-point.ts';
 import { requestLog, startTestS3, type TestS3 } from './local-s3.ts';
 
 export const APP = 'sophia-dashboard';
+/**
+ * Two commits (the same first 7 hex) whose builds, published by `publish(commit, 'kept')` and
+ * `publish(commit, 'ground')` as `APP`'s, get the same release id: its 48 bits of a hash of each
+ * build's digest agree (found by a birthday search over the commits' last hex digits). The builds an
+ * artifacts-bucket writer could grind to a kept release's id, without grinding in the test.
+ */
+export const COLLIDING_COMMITS = [
+  'c0111deaaaaaaaaaaaaaaaaaaaaa000000fdaa7e',
+  'c0111debbbbbbbbbbbbbbbbbbbbb000000eb3e85',
+] as const;
 export const ARTIFACTS = 'atomic-artifacts';
 export const HOSTING = 'atomic-hosting';
 const DISTRIBUTION = 'EATOMICTEST01';

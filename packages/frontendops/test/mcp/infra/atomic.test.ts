@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
+import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
@@ -21,6 +22,7 @@ import {
   APP,
   ARTIFACTS,
   type AtomicEnv,
+  COLLIDING_COMMITS,
   HOSTING,
   request,
   startAtomicEnv,
@@ -197,6 +199,22 @@ describe('infra tools on an atomic stack', () => {
       expect.objectContaining({ commit: C[0], expiresAt: preview.structured.expiresAt }),
     ]);
     expect(JSON.stringify(status.structured)).not.toContain(link.search.slice(1));
+  });
+
+  it('attack: preview_release of a build ground to a kept release’s id is refused in the engine’s words', async () => {
+    await v2Live.restore();
+    const [kept, ground] = COLLIDING_COMMITS;
+    await t.publish(kept, 'kept');
+    await t.publish(ground, 'ground');
+    await deployAtomic(t.site, { app: APP, commit: kept, request: request() });
+    const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const preview = await c.call('preview_release', { commit: ground, hours: 2 });
+    expect(preview.isError).toBe(true);
+    expect(preview.text).toMatch(
+      /CONFLICT: The release id c0111de-r\S+ of sophia-dashboard@c0111de .*another build.*Nothing was changed/,
+    );
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
+    expect(await served()).toBe('kept');
   });
 
   it('on a protected stack a canary waits for its own approval (action canary), and nothing changes meanwhile', async () => {
