@@ -4,6 +4,7 @@
  */
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { inGitHubJob, jobEnvironmentOf } from '../approval/github-job.ts';
 import type { ApprovalPolicy, Config } from '../config.ts';
 import { CANARY_SHARE, CANARY_SHARE_FULL } from '../engine/canary-share.ts';
 import { problemWithText, WORDS_MAX } from '../engine/text.ts';
@@ -336,15 +337,13 @@ export async function parseSeconds(value: string, flag: string): Promise<number>
 }
 
 /** Whether the CLI runs as a step of a GitHub Actions job (GitHub sets GITHUB_ACTIONS for each). */
-export const inAJob = (ctx: CliContext): boolean => ctx.io.env.GITHUB_ACTIONS === 'true';
+export const inAJob = (ctx: CliContext): boolean => inGitHubJob(ctx.io.env);
 
 /**
- * The GitHub environment whose reviewers a job's --yes stands for, on a protected stack: the one the
- * configuration or the audit log's record names (approval-policy.ts); undefined outside a job or
- * where neither names one.
+ * The GitHub environment whose reviewers a job's --yes stands for, on a protected stack
+ * (approval/github-job.ts); undefined outside a job or where neither names one.
  */
 export const jobEnvironment = (
   ctx: CliContext,
   inForce: Pick<PolicyInForce, 'configured' | 'recorded'>,
-): ApprovalPolicy['github'] =>
-  inAJob(ctx) ? (inForce.configured.github ?? inForce.recorded?.github) : undefined;
+): ApprovalPolicy['github'] => jobEnvironmentOf(ctx.io.env, inForce);

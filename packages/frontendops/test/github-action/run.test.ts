@@ -290,6 +290,38 @@ describe('frontendops action', () => {
     expect(github.deployments.at(-1)?.statuses.map((s) => s.state)).toEqual(['success']);
   });
 
+  it('attack: agent in a job approved to deploy only, on a stack that trusts clients: its --yes rolls back nothing', async () => {
+    // The stack's owners trust their clients' answers (the console's button, an operator's terminal
+    // agent), and the job's environment approves deploys only. The job's agent answering the
+    // server's question itself would be a rollback its reviewers never approved.
+    const config = join(repo.dir, 'frontendops.config.json');
+    const configured = await readFile(config, 'utf8');
+    const trusting = JSON.parse(configured);
+    trusting.stacks[STACK].approval = {
+      ...trusting.stacks[STACK].approval,
+      github: { ...trusting.stacks[STACK].approval.github, actions: ['deploy'] },
+      trustElicitation: true,
+    };
+    await writeFile(config, JSON.stringify(trusting));
+    try {
+      await states.v2Live.restore();
+      const index = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8');
+      const before = await index();
+      const ran = await action({
+        INPUT_COMMAND: 'agent',
+        INPUT_REQUEST: 'roll back to the previous release',
+      });
+      expect(ran.code, ran.stderr).toBe(2);
+      expect(ran.stdout).toMatch(
+        /in a GitHub Actions job, an MCP client's answer is no approval of dashboard-hosting-prod's changes: the "dashboard-hosting-prod" environment's reviewers approve them, for deploy \(approval\.github\.actions\)/,
+      );
+      expect((await t.site.records.readPointer())?.value.commit).toBe(repo.commits.dashboard2);
+      expect(await index()).toBe(before);
+    } finally {
+      await writeFile(config, configured);
+    }
+  });
+
   it('a refused deploy (the stack is pinned) fails the step with the reason in the log, the summary and the Deployment', async () => {
     await states.pinned.restore();
     const ran = await action({ INPUT_COMMAND: 'deploy' });

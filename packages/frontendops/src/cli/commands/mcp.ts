@@ -125,7 +125,17 @@ export function register(program: Command, ctx: CliContext): void {
     try {
       await serveFromFlags(
         ctx,
-        () => createInfraServer({ config, openSite: stacks.open, defaultStack, secret, secrecy, lockWaitMs }),
+        // The command's environment: a job's (GITHUB_ACTIONS, its OIDC request variables) decides its approvals.
+        () =>
+          createInfraServer({
+            config,
+            openSite: stacks.open,
+            defaultStack,
+            secret,
+            secrecy,
+            lockWaitMs,
+            env: io.env,
+          }),
         flags,
         'infra',
       );

@@ -26,6 +26,7 @@ import {
   type McpServer,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { jobEnvironmentOf } from '../../approval/github-job.ts';
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
 import type { ApprovalPolicy } from '../../config.ts';
 import { approvalQuestion, callAgain, needsApproval } from '../../contract/approval-question.ts';
@@ -177,8 +178,18 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   }
 
   if (policy.trustElicitation) {
-    const answered = await askClient(input, request, client, inForce);
-    if (answered) return answered;
+    // In a GitHub Actions job whose environment approves the stack's changes, that environment (its
+    // OIDC token, above) approves the job's, for the actions it lists, as it does the CLI's --yes
+    // there: the job's own client answering the question would approve what its reviewers did not.
+    const job = jobEnvironmentOf(input.env ?? process.env, inForce);
+    if (job) {
+      problems.push(
+        `in a GitHub Actions job, an MCP client's answer is no approval of ${site.target.stack}'s changes: the "${job.environment}" environment's reviewers approve them, for ${job.actions.join(' and ')} (approval.github.actions)`,
+      );
+    } else {
+      const answered = await askClient(input, request, client, inForce);
+      if (answered) return answered;
+    }
   }
 
   return refuse(
