@@ -9,7 +9,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName, repoPath } from './contract/fields.ts';
 import { closest } from './engine/closest.ts';
-import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME, STACK_NAME_RULE } from './engine/ids.ts';
+import {
+  APPROVER_NAME,
+  APPROVER_PUBLIC_KEY,
+  canonicalPublicKey,
+  STACK_NAME,
+  STACK_NAME_RULE,
+} from './engine/ids.ts';
 import { clip } from './engine/text.ts';
 import { badInput, isFrontendOpsError } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
@@ -235,6 +241,28 @@ const configObject = z
         path: ['defaultStack'],
         message: `"${stack}" names no stack of "stacks"${meant ? ` (did you mean "${meant}"?)` : ''}: expected a configured stack (${known}), "local" or an outputs JSON file; fix the name, or add the stack to "stacks"`,
       });
+    }
+    // An approver key written another way than `approver init` writes it (four texts name each key) is
+    // refused here, in the file; a policy an audit entry recorded is read as it was written.
+    const policies: Array<[(string | number)[], ApprovalPolicy | undefined]> = [
+      [['approval'], config.approval],
+      ...Object.entries(config.stacks).map(
+        ([name, stack]): [(string | number)[], ApprovalPolicy | undefined] => [
+          ['stacks', name, 'approval'],
+          stack.approval,
+        ],
+      ),
+    ];
+    for (const [path, policy] of policies) {
+      for (const [person, key] of Object.entries(policy?.approvers ?? {})) {
+        const canonical = canonicalPublicKey(key);
+        if (canonical === key) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'approvers', person],
+          message: `"${key}" is the key ${canonical} written another way (its last character's unused bits set): write it as \`frontendops approver show\` prints it`,
+        });
+      }
     }
     for (const [name, stack] of Object.entries(config.stacks)) {
       for (const [i, from] of (stack.buildsFrom ?? []).entries()) {

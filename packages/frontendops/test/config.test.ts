@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodePublicKey, encodePublicKey } from '../src/approval/keys.ts';
 import { CONFIG_ENV, defaultConfig, loadConfig, repeatedKey } from '../src/config.ts';
 import { FrontendOpsError } from '../src/errors.ts';
 
@@ -98,6 +100,20 @@ describe('loadConfig', () => {
     await writeConfig({ approval: { approvers: { Ada: 'ssh-ed25519 AAAA' } } });
     await expect(loadConfig(work)).rejects.toThrow(
       /approval\.approvers\.Ada: expected "ed25519:<43 base64url characters>"/,
+    );
+  });
+
+  it('attack: one approver key written two ways (the unused bits of its last character), as two approvers: refused', async () => {
+    // 32 bytes take 43 base64url characters, whose last carries 2 bits no byte holds: flipped, the
+    // text differs and the key is the same, so one person's key could be listed again as someone
+    // else's, and named in the history under a fingerprint of its own.
+    const ada = encodePublicKey(generateKeyPairSync('ed25519').publicKey);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const again = `${ada.slice(0, -1)}${alphabet[alphabet.indexOf(ada.slice(-1)) + 1]}`;
+    expect(decodePublicKey(again).export({ format: 'jwk' }).x).toBe(ada.slice('ed25519:'.length));
+    await writeConfig({ approval: { approvers: { Ada: ada, Bob: again } } });
+    expect((await refusal()).message).toContain(
+      `approval.approvers.Bob: "${again}" is the key ${ada} written another way (its last character's unused bits set): write it as \`frontendops approver show\` prints it`,
     );
   });
 

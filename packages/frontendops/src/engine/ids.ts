@@ -84,6 +84,16 @@ export const STACK_NAME_RULE = 'letters, digits, -, _ and ., not starting with .
 export const ARTIFACT_DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** An approver's public key as the configuration lists it: Ed25519, the 32 raw bytes in base64url. */
 export const APPROVER_PUBLIC_KEY = /^ed25519:[A-Za-z0-9_-]{43}$/;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/**
+ * An approver public key written the one way base64url writes its 32 bytes: the last of its 43
+ * characters carries 2 bits no byte holds, which decoding drops, so four texts name one key. Listed
+ * in another, one person's key would pass for another approver's, with a fingerprint of its own.
+ */
+export const canonicalPublicKey = (key: string): string => {
+  const last = BASE64URL.indexOf(key.slice(-1));
+  return last < 0 ? key : `${key.slice(0, -1)}${BASE64URL[last & ~3]}`;
+};
 /** A person's name in the approvers list. */
 export const APPROVER_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u;
 

@@ -21,7 +21,7 @@ afterAll(() => t?.stop());
 
 const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
 const ADA = `ed25519:${'A'.repeat(43)}`;
-const BOB = `ed25519:${'B'.repeat(43)}`;
+const BOB = `ed25519:${'B'.repeat(42)}A`;
 async function adopt(config: unknown) {
   const path = join(t.tmp, `config-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(path, JSON.stringify(config));
