@@ -1,20 +1,10 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { UNSERVED_PREFIX } from 'frontendops/access';
+import { SITE_SECURITY_HEADERS, UNSERVED_PREFIX } from 'frontendops/access';
 import { VIEWER_REQUEST_CODE } from './spa-rewrite.ts';
 
 /** AWS managed cache policy "Managed-CachingOptimized": honours the objects' Cache-Control headers. */
 export const CACHING_OPTIMIZED_POLICY_ID = '658327ea-f89d-4fab-a63d-7e88639e58f6';
-
-export const SECURITY_HEADERS = {
-  hstsMaxAgeSec: 63_072_000, // two years, as hstspreload.org asks
-  frameOption: 'DENY',
-  referrerPolicy: 'strict-origin-when-cross-origin',
-  // React sets inline style attributes (chart legend), hence 'unsafe-inline' for styles only.
-  contentSecurityPolicy:
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-} as const;
 
 type CdnArgs = {
   hostingBucket: aws.s3.Bucket;
@@ -55,15 +45,15 @@ export function createCdn(args: CdnArgs) {
     securityHeadersConfig: {
       contentTypeOptions: { override: true },
       strictTransportSecurity: {
-        accessControlMaxAgeSec: SECURITY_HEADERS.hstsMaxAgeSec,
-        includeSubdomains: true,
-        preload: true,
+        accessControlMaxAgeSec: SITE_SECURITY_HEADERS.hstsMaxAgeSec,
+        includeSubdomains: SITE_SECURITY_HEADERS.hstsIncludeSubdomains,
+        preload: SITE_SECURITY_HEADERS.hstsPreload,
         override: true,
       },
-      frameOptions: { frameOption: SECURITY_HEADERS.frameOption, override: true },
-      referrerPolicy: { referrerPolicy: SECURITY_HEADERS.referrerPolicy, override: true },
+      frameOptions: { frameOption: SITE_SECURITY_HEADERS.frameOption, override: true },
+      referrerPolicy: { referrerPolicy: SITE_SECURITY_HEADERS.referrerPolicy, override: true },
       contentSecurityPolicy: {
-        contentSecurityPolicy: SECURITY_HEADERS.contentSecurityPolicy,
+        contentSecurityPolicy: SITE_SECURITY_HEADERS.contentSecurityPolicy,
         override: true,
       },
     },

@@ -63,6 +63,34 @@ export interface RoleScope {
  */
 export const UNSERVED_PREFIX = HOSTING_OWN;
 
+/**
+ * The security headers the site's distribution adds to every response from its cache or origin,
+ * each over the object's own (infra/'s response headers policy; the local edge sends the same).
+ * React sets inline style attributes (chart legend), hence 'unsafe-inline' for styles only.
+ */
+export const SITE_SECURITY_HEADERS = {
+  hstsMaxAgeSec: 63_072_000, // two years, as hstspreload.org asks
+  hstsIncludeSubdomains: true,
+  hstsPreload: true,
+  frameOption: 'DENY',
+  referrerPolicy: 'strict-origin-when-cross-origin',
+  contentSecurityPolicy:
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+} as const;
+
+/** SITE_SECURITY_HEADERS as CloudFront writes them into a response. */
+export function siteSecurityHeaderLines(): Record<string, string> {
+  const h = SITE_SECURITY_HEADERS;
+  return {
+    'strict-transport-security': `max-age=${h.hstsMaxAgeSec}${h.hstsIncludeSubdomains ? '; includeSubDomains' : ''}${h.hstsPreload ? '; preload' : ''}`,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': h.frameOption,
+    'referrer-policy': h.referrerPolicy,
+    'content-security-policy': h.contentSecurityPolicy,
+  };
+}
+
 /** Under a stack's state prefix: where a process writes the object that tells whether the endpoint honours conditional writes. */
 export { CONDITIONAL_WRITE_PROBES };
 

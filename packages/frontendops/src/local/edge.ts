@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
+import { siteSecurityHeaderLines } from '../access.ts';
 import { readViewerRequestFunction } from '../atomic/function-code.ts';
 import type { ObjectStore } from '../ports.ts';
 import {
@@ -100,6 +101,7 @@ const REFUSAL_STATUS: Record<string, number> = {
   XAmzContentSHA256Mismatch: 400,
 };
 const debug = debuglog('frontendops');
+const SECURITY_HEADER_LINES = siteSecurityHeaderLines();
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const host = options.host ?? '127.0.0.1';
@@ -340,8 +342,11 @@ function send(
   xCache: string,
   at: number,
 ) {
+  // The distribution's response headers policy: on what the cache or the origin answers, over the
+  // object's own headers (override), as CloudFront documents it.
   const headers: Record<string, string> = {
     ...entry.headers,
+    ...SECURITY_HEADER_LINES,
     'x-cache': xCache,
     age: String(Math.max(0, Math.floor((at - entry.storedAt) / 1000))),
   };

@@ -210,6 +210,37 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
     expect((await read('/.frontendops-like/page')).status).toBe(200);
   });
 
+  it("sends the distribution's security headers over the object's own, from the origin and the cache", async () => {
+    // A file someone uploaded as text that a browser would sniff as HTML, framed by another site.
+    await bucket.put('notes.txt', '<html><script>alert(document.cookie)</script>', {
+      contentType: 'text/plain',
+      cacheControl: 'public, max-age=300',
+    });
+    const answers = [
+      await get('/notes.txt'),
+      await get('/notes.txt'),
+      await get('/missing.css'),
+      await get('/'),
+    ];
+    expect(answers.map((a) => [a.status, a.headers.get('x-cache')])).toEqual([
+      [200, 'Miss from local-edge'],
+      [200, 'Hit from local-edge'],
+      [404, 'Miss from local-edge'],
+      [200, 'Miss from local-edge'],
+    ]);
+    for (const answer of answers) {
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
+      expect(answer.headers.get('strict-transport-security')).toBe(
+        'max-age=63072000; includeSubDomains; preload',
+      );
+      expect(answer.headers.get('content-security-policy')).toMatch(
+        /^default-src 'self';.*frame-ancestors 'none'/,
+      );
+    }
+  });
+
   it('answers If-None-Match with 304 from the cache and from the origin', async () => {
     const asset = await get('/assets/app-1a2b3c4d.js');
     const etag = asset.headers.get('etag') ?? '';
