@@ -10,6 +10,11 @@ import { PREVIEW_HOURS, previewSeconds } from './preview-hours.ts';
 import { releaseIdSchema } from './release-pointer.ts';
 
 export const PREVIEW_PARAM = 'fo_preview';
+/**
+ * The cookie the function keeps a preview session in (its SESSION): a `__Host-` name, which a browser
+ * takes only from the site's own host, so a site on a sibling host cannot set it for the site's visitors.
+ */
+export const PREVIEW_COOKIE = '__Host-fo_preview';
 /** Longest a link may live (PREVIEW_HOURS.max). */
 export const MAX_PREVIEW_SECONDS = previewSeconds(PREVIEW_HOURS.max);
 

@@ -19,8 +19,9 @@
  * assets, subresources, crawlers, curl) are never redirected: without a cookie they get the live one.
  *
  * Preview: ?fo_preview=<id>.<expiry s>.<base64url HMAC-SHA256(secret, "frontendops-preview\n"+id+
- * "\n"+expiry)> is checked, then moved into a session cookie by a 302; a forged, malformed or expired
- * token is a 403 that clears it. ?fo_preview= (empty) leaves the preview.
+ * "\n"+expiry)> is checked, then moved into the session cookie __Host-fo_preview by a 302 (no other
+ * host, a sibling subdomain included, can set that name); a forged, malformed or expired token is a
+ * 403 that clears it. ?fo_preview= (empty) leaves the preview.
  *
  * Refused: /_releases/... and /.frontendops/... (404: viewers pick no release, read no state);
  * "." or ".." segments, also percent-encoded, and NUL (400): nothing escapes the release prefix.
@@ -35,6 +36,8 @@ const HASHED = /[-.]([A-Za-z0-9_-]{8,})\.[A-Za-z0-9]+(?:\.map)?$/;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const BUCKET = 'fo_bucket';
 const PREVIEW = 'fo_preview';
+// The session's cookie: a __Host- name, which a browser takes only from this host, Secure, Path=/.
+const SESSION = '__Host-fo_preview';
 
 // biome-ignore lint/correctness/noUnusedVariables: CloudFront calls it
 async function handler(event) {
@@ -72,11 +75,11 @@ async function handler(event) {
   const query = request.querystring;
   const cookies = request.cookies;
   const link = query[PREVIEW];
-  const session = cookies[PREVIEW];
+  const session = cookies[SESSION];
   let token = '';
   if (link) {
     if (link.value === '') {
-      return redirect(location(uri, query, PREVIEW, ''), clear(PREVIEW));
+      return redirect(location(uri, query, PREVIEW, ''), clear(SESSION));
     }
     token = link.value;
   } else if (session !== undefined && session.value !== '') {
@@ -92,10 +95,10 @@ async function handler(event) {
       secret = '';
     }
     const problem = checkToken(parts, secret);
-    if (problem) return reply(403, `Forbidden: ${problem}`, clear(PREVIEW));
+    if (problem) return reply(403, `Forbidden: ${problem}`, clear(SESSION));
     if (link) {
       const set = {};
-      set[PREVIEW] = { value: token, attributes: 'Path=/; Secure; HttpOnly; SameSite=Lax' };
+      set[SESSION] = { value: token, attributes: 'Path=/; Secure; HttpOnly; SameSite=Lax' };
       return redirect(location(uri, query, PREVIEW, ''), set);
     }
     id = parts[0];

@@ -10,7 +10,7 @@ import type { Verification } from './verify.ts';
 export interface ReleaseProbe {
   /** sha256 (hex) of the release's index.html. */
   indexSha256: string;
-  /** Cookies sent with every request (fo_bucket=<n> for the canary, fo_preview=<token> for a preview). */
+  /** Cookies sent with every request (fo_bucket=<n> for the canary, __Host-fo_preview=<token> for a preview). */
   cookie?: string;
   /** Who is asking, for the detail: "live", "canary", "preview". */
   as: string;

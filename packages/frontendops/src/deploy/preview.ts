@@ -6,7 +6,12 @@
  * touching the pointer; the open preview is recorded so that pruning keeps it until it expires.
  */
 import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
-import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
+import {
+  MAX_PREVIEW_SECONDS,
+  PREVIEW_COOKIE,
+  previewUrl,
+  signPreviewToken,
+} from '../atomic/preview-token.ts';
 import { assertOwnReleaseId, planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
@@ -229,7 +234,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     if (options.verify !== false && index.indexSha256) {
       verification = await verifyReleaseServed(
         siteUrl,
-        { indexSha256: index.indexSha256, cookie: `fo_preview=${token}`, as: 'preview' },
+        { indexSha256: index.indexSha256, cookie: `${PREVIEW_COOKIE}=${token}`, as: 'preview' },
         {
           ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
           ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VIEWER_REQUEST_FUNCTION_FILE } from '../../src/atomic/function-code.ts';
-import { newPreviewSecret, signPreviewToken, verifyPreviewToken } from '../../src/atomic/preview-token.ts';
+import {
+  newPreviewSecret,
+  PREVIEW_COOKIE,
+  signPreviewToken,
+  verifyPreviewToken,
+} from '../../src/atomic/preview-token.ts';
 import { PREVIEW_SECRET_KEY, RELEASE_KEY, type ReleasePointer } from '../../src/atomic/release-pointer.ts';
 import { groupOf } from '../../src/engine/cache-policy.ts';
 import {
@@ -301,9 +306,9 @@ describe('preview links', () => {
     const link = token('rel-old');
     const first = response(`/accounts?tab=2&fo_preview=${link}`, kvs, { headers: BROWSER });
     expect([first.statusCode, first.headers?.location?.value]).toEqual([302, '/accounts?tab=2']);
-    expect(setCookies(first)).toEqual([`fo_preview=${link}; Path=/; Secure; HttpOnly; SameSite=Lax`]);
+    expect(setCookies(first)).toEqual([`${PREVIEW_COOKIE}=${link}; Path=/; Secure; HttpOnly; SameSite=Lax`]);
 
-    const session = { headers: { cookie: `fo_preview=${link}` } };
+    const session = { headers: { cookie: `__Host-fo_preview=${link}` } };
     expect(routed('/accounts?tab=2', kvs, session)).toBe('/_releases/rel-old/index.html');
     expect(routed('/robots.txt', kvs, session)).toBe('/_releases/rel-old/robots.txt');
     expect(routed('/assets/app-1a2b3c4d.js', kvs, session)).toBe('/assets/app-1a2b3c4d.js');
@@ -312,14 +317,19 @@ describe('preview links', () => {
   it('refuses an expired link with a 403 that says so and clears the cookie', () => {
     const link = token('rel-old', 60);
     const later = NOW + 61_000;
-    for (const options of [{ now: later }, { now: later, headers: { cookie: `fo_preview=${link}` } }]) {
+    for (const options of [
+      { now: later },
+      { now: later, headers: { cookie: `__Host-fo_preview=${link}` } },
+    ]) {
       const url = 'headers' in options ? '/accounts' : `/accounts?fo_preview=${link}`;
       const r = response(url, kvs, options);
       expect(r.statusCode).toBe(403);
       expect(bodyOf(r)).toMatch(
         /^Forbidden: this preview link expired at 2026-11-25T09:01:00\.000Z; ask for a new one\./,
       );
-      expect(setCookies(r)).toEqual(['fo_preview=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax']);
+      expect(setCookies(r)).toEqual([
+        '__Host-fo_preview=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax',
+      ]);
     }
   });
 
@@ -340,6 +350,18 @@ describe('preview links', () => {
     }
   });
 
+  it('takes the session only from the __Host- cookie, which no other site of the domain can set', () => {
+    // A site on a sibling host (other.example.com) may set `fo_preview` with Domain=example.com: a
+    // forged token would answer this site 403 on every page (the 403's clearing names this host
+    // only, not that domain cookie), a token of a preview link they were given would show that
+    // release to every visitor. A `__Host-` cookie is the browser's to refuse from anyone else.
+    const tossed = (value: string) => ({ headers: { ...BROWSER, cookie: `fo_preview=${value}` } });
+    expect(routed('/accounts', kvs, tossed('rel-old.1.forged'))).toBe('/_releases/rel-b/index.html');
+    expect(routed('/accounts', kvs, tossed(token('rel-old')))).toBe('/_releases/rel-b/index.html');
+    const own = { headers: { cookie: `fo_preview=rel-old.1.forged; __Host-fo_preview=${token('rel-old')}` } };
+    expect(routed('/accounts', kvs, own)).toBe('/_releases/rel-old/index.html');
+  });
+
   it('refuses every link when no preview secret is in the store', () => {
     const r = response(`/?fo_preview=${token('rel-old')}`, store({ live: 'rel-a' }, null));
     expect([r.statusCode, bodyOf(r)]).toEqual([403, 'Forbidden: previews are not enabled on this site.\n']);
@@ -347,10 +369,10 @@ describe('preview links', () => {
 
   it('leaves the preview with an empty fo_preview', () => {
     const r = response('/accounts?fo_preview=', kvs, {
-      headers: { cookie: `fo_preview=${token('rel-old')}` },
+      headers: { cookie: `__Host-fo_preview=${token('rel-old')}` },
     });
     expect([r.statusCode, r.headers?.location?.value]).toEqual([302, '/accounts']);
-    expect(setCookies(r)).toEqual(['fo_preview=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax']);
+    expect(setCookies(r)).toEqual(['__Host-fo_preview=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax']);
   });
 
   it('agrees with the tool’s verifier', () => {

@@ -223,7 +223,7 @@ describe('local edge in atomic mode', () => {
       [403],
       'Forbidden: this preview link is not valid (its signature does not match).\n',
     ]);
-    expect(browser.cookies.has('fo_preview')).toBe(false);
+    expect(browser.cookies.has('__Host-fo_preview')).toBe(false);
   });
 
   it('never serves a broken page to concurrent probers while releases are switched, a canary started and promoted', async () => {
