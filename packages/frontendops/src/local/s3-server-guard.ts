@@ -10,6 +10,7 @@
  * - name no segment longer than a file name may be here, less the suffixes s3rver and our atomic
  *   writes add (KeyTooLongError, said so): the file system refused it deep inside s3rver, whose
  *   answer was an InternalError saying "please try again", after the files before it were written.
+ *   A read of such a key is answered NoSuchKey: no object of that name can be here.
  * A request let in reaches s3rver with its copy source in the form s3rver reads: S3 takes the header
  * URL-encoded (encodeURIComponent, as the SDK and our adapter send it), s3rver decodes it with
  * decodeURI, which leaves %40, %3D, %2B, %26, %2C, %3B, %3A, %24 and %23 encoded — a copy of
@@ -55,6 +56,11 @@ export function createS3RequestCheck(options: { credentials: S3Credentials; now?
       return { code: 'InvalidURI', message: "Couldn't parse the specified URI." };
     }
     const long = longSegment(decodedPath);
+    if (long !== null && isObjectRead(request.method, decodedPath)) {
+      // No object of that name can be kept here, so none is: S3's answer for a key it does not hold
+      // (the local edge then answers a visitor 404, as CloudFront does, not 502).
+      return { code: 'NoSuchKey', message: 'The specified key does not exist.' };
+    }
     if (long !== null) {
       return {
         code: 'KeyTooLongError',
@@ -98,6 +104,10 @@ export function createS3RequestCheck(options: { credentials: S3Credentials; now?
 export const MAX_SEGMENT_BYTES = 200;
 const longSegment = (path: string): string | null =>
   path.split('/').find((segment) => Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) ?? null;
+
+/** A GET or HEAD of an object: /<bucket>/<key>. */
+const isObjectRead = (method: string, path: string) =>
+  (method === 'GET' || method === 'HEAD') && /^\/[^/]+\/./.test(path);
 
 const hasDotSegment = (path: string) =>
   path.split('/').some((segment) => segment === '.' || segment === '..');

@@ -191,6 +191,14 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
     expect((await read('/favicon.ico')).status).toBe(200);
   });
 
+  it('answers a name longer than the embedded S3 server keeps 404, as S3 answers a key it does not hold', async () => {
+    // A visitor's path, not a failing origin: CloudFront answers S3's NoSuchKey, not a 502.
+    for (const path of [`/${'a'.repeat(300)}.txt`, `/docs/${'é'.repeat(150)}.css`]) {
+      const missing = await read(path);
+      expect([missing.status, missing.body]).toEqual([404, `Not found: ${encodeURI(path)}\n`]);
+    }
+  });
+
   it("never serves FrontendOps' own objects: the environment marker names where the state lives", async () => {
     await bucket.put(
       ENVIRONMENT_MARKER,

@@ -313,6 +313,11 @@ describe('the embedded S3 server keeps every key inside its bucket', () => {
     );
     expect((refused as Error).message).not.toMatch(/try again/i);
     expect((await s3.store(SITE).list('pages/')).map((o) => o.key)).toEqual([]);
+    // Read, such a key is one the server does not hold, as S3 answers it.
+    const read = await client
+      .send(new GetObjectCommand({ Bucket: SITE, Key: `pages/${name}` }))
+      .catch((error: unknown) => error as { name: string; $metadata: { httpStatusCode: number } });
+    expect(read).toMatchObject({ name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
     // A name that fits is kept as before.
     const fits = `${'日'.repeat(60)}.html`;
     await client.send(new PutObjectCommand({ Bucket: SITE, Key: `pages/${fits}`, Body: 'ok' }));
