@@ -9,6 +9,7 @@ import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import {
   MAX_PREVIEW_SECONDS,
   PREVIEW_COOKIE,
+  PREVIEW_PARAM,
   previewUrl,
   signPreviewToken,
 } from '../atomic/preview-token.ts';
@@ -234,7 +235,13 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     if (options.verify !== false && index.indexSha256) {
       verification = await verifyReleaseServed(
         siteUrl,
-        { indexSha256: index.indexSha256, cookie: `${PREVIEW_COOKIE}=${token}`, as: 'preview' },
+        {
+          indexSha256: index.indexSha256,
+          // And under the link's name, which a function deployed before PREVIEW_COOKIE still reads
+          // (the tool upgraded, the distribution not yet): the check is the tool's own request.
+          cookie: `${PREVIEW_COOKIE}=${token}; ${PREVIEW_PARAM}=${token}`,
+          as: 'preview',
+        },
         {
           ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
           ...(options.fetch ? { fetch: options.fetch } : {}),

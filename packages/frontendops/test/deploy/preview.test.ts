@@ -145,17 +145,26 @@ describe('preview links', () => {
   });
 
   it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {
+    const checkCookies: string[] = [];
     const link = await previewLink(site, {
       app: APP,
       commit: (C[1] as string).slice(0, 7),
       ttlSeconds: 3600,
       request: request('give me a preview of the latest build'),
+      fetch: (input, init) => {
+        checkCookies.push(new Headers(init?.headers).get('cookie') ?? '');
+        return fetch(input, init);
+      },
     });
     expect(link).toMatchObject({ app: APP, commit: C[1], copied: 6 });
     expect(link.verification?.ok).toBe(true);
     const url = new URL(link.url);
     expect(url.origin).toBe(new URL(t.edge.url).origin);
     const token = url.searchParams.get('fo_preview') as string;
+    // The check sends the session's cookie, and the link's name, which a function deployed before
+    // the __Host- cookie reads (the tool upgraded before the distribution).
+    expect(checkCookies.length).toBeGreaterThan(0);
+    expect(new Set(checkCookies)).toEqual(new Set([`__Host-fo_preview=${token}; fo_preview=${token}`]));
     const secret = await t.store().previewSecret();
     expect(verifyPreviewToken(token, secret)).toMatchObject({ ok: true, releaseId: link.releaseId });
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
