@@ -13,7 +13,7 @@ import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ReleasePointerRead } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
-import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../state/pin.ts';
+import { clearPin, type PinRecord, type PinShown, readPin, readPinStored, writePin } from '../state/pin.ts';
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
@@ -64,7 +64,7 @@ export async function pinRelease(
       const kept = live.releases.some((r) => r.deployId === to || r.commit.startsWith(to));
       throw pinNotLiveError({ stack: site.target.stack, shown: to, live, kept });
     }
-    const existing = await readPin(site);
+    const { pin: existing, etag } = await readPinStored(site);
     if (existing && existing.deployId === live.deployId)
       return { pin: existing, created: finished?.type === 'pin' };
     await fenceSwitches(site, served);
@@ -78,7 +78,7 @@ export async function pinRelease(
       at: new Date().toISOString(),
       cause: 'pin',
     };
-    await writePin(site, pin, lock);
+    await writePin(site, pin, { lock, over: etag });
     return { pin, created: true };
   });
 }

@@ -10,11 +10,18 @@ import { z } from 'zod';
 import { shortSha } from '../engine/ids.ts';
 import type { PinLifted } from '../engine/plan.ts';
 import { escapeOnOneLine } from '../engine/text.ts';
-import { FrontendOpsError } from '../errors.ts';
-import type { HeldLock } from '../ports.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { type HeldLock, overVersion } from '../ports.ts';
 import { pinnedRefusal } from '../read/pin-words.ts';
 import type { Site } from '../site.ts';
-import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
+import {
+  ABSENT,
+  type AuditEntry,
+  appendAudit,
+  assertChangeLock,
+  newestBindings,
+  stateDigest,
+} from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { PIN } from './names.ts';
 import { describeReplacedPin, type PinAhead, rollbackPinAhead } from './pin-words.ts';
@@ -53,10 +60,15 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
   return (await readPinStored(site)).pin;
 }
 
-/** readPin, with the object as stored (null: none), which the audit chain binds by its digest. */
-export async function readPinStored(site: Site): Promise<{ pin: PinRecord | null; stored: unknown }> {
+/**
+ * readPin, with the object as stored (null: none), which the audit chain binds by its digest, and
+ * its version (ETag; null: none), which a pin written after it is written over (writePin `over`).
+ */
+export async function readPinStored(
+  site: Site,
+): Promise<{ pin: PinRecord | null; stored: unknown; etag: string | null }> {
   const object = await site.state.get(pinKey(site));
-  if (!object) return { pin: null, stored: null };
+  if (!object) return { pin: null, stored: null, etag: null };
   const stored: unknown = parseStateObject(pinKey(site), object.body);
   const parsed = pinSchema.safeParse(stored);
   if (!parsed.success || parsed.data.stack !== site.target.stack) {
@@ -65,7 +77,7 @@ export async function readPinStored(site: Site): Promise<{ pin: PinRecord | null
       `The pin of ${site.target.stack} (${pinKey(site)}) is not a pin this tool wrote. Run \`frontendops audit verify\`, then restore it from the bucket's versions or remove it with \`frontendops unpin\`.`,
     );
   }
-  return { pin: parsed.data, stored };
+  return { pin: parsed.data, stored, etag: object.etag };
 }
 
 /**
@@ -79,8 +91,19 @@ export async function readPinStored(site: Site): Promise<{ pin: PinRecord | null
  * until a change of the site or its state follows it (which ran past the pin: tampered),
  * and pinning again writes both (it finds no pin to keep). In the other order it left a pin in effect
  * that no entry recorded, and pinning again kept that pin without an entry.
+ *
+ * `over`: the version of pin.json read before the entry (null: there was none). Where the store
+ * honours conditional writes, the pin is written over that version only: a holder asleep between its
+ * entry and its pin past its lease, while the next holder finished its pin and changed it (pinned
+ * another release), is refused, LOCKED, and the newer pin stays. One whose pin.json was absent and is
+ * absent again (the next holder finished its pin, then lifted it) creates it, and then finds its lock
+ * lost and a newer pin change on the chain: it removes what it created (LOCKED).
  */
-export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Promise<AuditEntry> {
+export async function writePin(
+  site: Site,
+  pin: PinRecord,
+  { lock, over }: { lock?: HeldLock; over: string | null },
+): Promise<AuditEntry> {
   await lock?.assertHeld();
   const entry = await appendAudit(
     site.state,
@@ -90,9 +113,52 @@ export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Pro
     // The pin goes out beside the head's move (the entry is written): settled before the lock goes.
     { overlap: true },
   );
-  await putJsonObject(site.state, pinKey(site), pin);
+  const conditional = await site.state.supportsConditionalWrites();
+  try {
+    await putJsonObject(site.state, pinKey(site), pin, conditional ? overVersion(over) : {});
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw lateLostPin(
+      site,
+      entry,
+      "pin.json was changed since it was read (the lock's next holder changed the pin)",
+    );
+  }
+  if (conditional && over === null) await assertPinStillOurs(site, entry, lock);
   return entry;
 }
+
+/**
+ * After a pin created where there was none: while the lock is held (`lock`, else the change's own:
+ * assertChangeLock), nobody else changed the pin. Once it was lost, a pin change on the chain after
+ * this one's entry (the next holder finished this pin, then lifted it) means the pin just created
+ * brought back what that change lifted: it is removed, and the run stops, LOCKED.
+ */
+async function assertPinStillOurs(site: Site, entry: AuditEntry, lock: HeldLock | undefined): Promise<void> {
+  const { state, target } = site;
+  try {
+    await (lock ? lock.assertHeld() : assertChangeLock(state, target.statePrefix));
+    return;
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'LOCKED')) throw error;
+  }
+  const { bound } = await newestBindings(state, target.statePrefix, [PIN]);
+  if (bound.get(PIN)?.hash === entry.hash) return;
+  await state.delete([pinKey(site)]);
+  throw lateLostPin(
+    site,
+    entry,
+    "the lock's next holder lifted or replaced the pin since (its pin just written was removed)",
+  );
+}
+
+/** LOCKED: a pin's entry landed, its pin.json did not stand, because the lock's next holder changed the pin. */
+const lateLostPin = (site: Site, entry: AuditEntry, why: string) =>
+  new FrontendOpsError(
+    'LOCKED',
+    `Pinning ${site.target.stack} lost its lock between its audit entry (${entry.seq}) and its pin: ${why}. The newer pin change was kept; this run's pin is not in effect. Check \`frontendops status\` (and \`frontendops audit verify\`), and pin again if the release should stay.`,
+    { details: { lost: true } },
+  );
 
 /**
  * A rollback's pin of the release it made live, written by the rollback itself before its
@@ -105,7 +171,7 @@ export async function pinRolledBack(
   release: { deployId: string; app: string; commit: string },
   request: Pick<RequestInfo, 'actor' | 'message'>,
 ): Promise<PinRecord> {
-  const existing = await readPinLenient(site);
+  const { pin: existing, etag } = await readPinLenient(site);
   if (existing?.deployId === release.deployId) return existing;
   const pin: PinRecord = {
     ...rollbackPinAhead(site.target.stack, release, request),
@@ -114,7 +180,7 @@ export async function pinRolledBack(
     ...(existing?.cause === 'rollback' && existing.replaces ? { replaces: existing.replaces } : {}),
     ...(existing?.cause === 'pin' ? { replaces: pinnedSchema.parse(existing) } : {}),
   };
-  await writePin(site, pin);
+  await writePin(site, pin, { over: etag });
   return pin;
 }
 
@@ -137,7 +203,7 @@ export async function clearPin(
     shown?: PinShown;
   },
 ): Promise<PinRecord | null> {
-  const pin = await readPinLenient(site);
+  const { pin } = await readPinLenient(site);
   if (!pin) return null;
   if (input.shown && !isPinShown(pin, input.shown)) {
     throw new FrontendOpsError(
@@ -232,14 +298,15 @@ export function describePin(pin: PinAhead): string {
   return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId})${since}, by ${escapeOnOneLine(pin.by)}${how}${why}${replaced}`;
 }
 
-/** A damaged pin must still be removable: unpin reads it leniently. */
-async function readPinLenient(site: Site): Promise<PinRecord | null> {
+/** A damaged pin must still be removable: unpin reads it leniently (with its version: readPinStored). */
+async function readPinLenient(site: Site): Promise<{ pin: PinRecord | null; etag: string | null }> {
   try {
-    return await readPin(site);
+    const { pin, etag } = await readPinStored(site);
+    return { pin, etag };
   } catch {
     const object = await site.state.get(pinKey(site));
-    if (!object) return null;
-    return {
+    if (!object) return { pin: null, etag: null };
+    const pin: PinRecord = {
       stack: site.target.stack,
       deployId: 'unknown',
       app: 'unknown',
@@ -249,5 +316,6 @@ async function readPinLenient(site: Site): Promise<PinRecord | null> {
       at: new Date(0).toISOString(),
       cause: 'pin',
     };
+    return { pin, etag: object.etag };
   }
 }

@@ -12,7 +12,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
@@ -791,5 +791,56 @@ describe('atomic, asleep before its own switch', () => {
     });
     expect(await readAudit(t.site.state, prefix)).toEqual(chain);
     expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+  });
+});
+
+describe('a rollback asleep after its pin entry, before its pin.json, past its lease', () => {
+  /** V2 deployed over V1, then operator A's rollback to V1 held before its pin.json is sent. */
+  async function rollbackAsleepBeforePin() {
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+    const { site: a, asleep } = await asleepAtState((key) => key === `${t.target.statePrefix}pin.json`);
+    const rolling = rollbackRelease(a, { request: request('roll back') });
+    rolling.catch(() => {});
+    await asleep.reached; // v1 live and recorded, its pin entry written, pin.json not yet sent
+    slept = LOCK_TTL_MS + 1_000;
+    return { rolling, wake: asleep.release };
+  }
+
+  it('while another unpinned: the unpin stays', async () => {
+    const { rolling, wake } = await rollbackAsleepBeforePin();
+    const b = await operator();
+    // The other operator finishes the stopped pin (pin.json as its entry says), then lifts it.
+    expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    wake();
+    // Before, it put its pin back over the unpin and succeeded: pinned to v1, the chain's last word an
+    // unpin (`audit verify`: pin.json tampered).
+    await expect(rolling).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock.*lifted or replaced the pin.*newer pin change was kept/s),
+    });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(await readPin(t.site)).toBeNull();
+    expect(await live()).toBe(V1);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('while another promoted and pinned another release: that pin stays', async () => {
+    const { rolling, wake } = await rollbackAsleepBeforePin();
+    const b = await operator();
+    await promoteRelease(b, { app: APP, commit: V3, request: request('promote v3') });
+    const frozen = await pinRelease(b, { request: request('freeze v3') });
+    expect(frozen.pin.commit).toBe(V3);
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    wake();
+    // Before, it wrote its pin of v1 over the pin of v3 and succeeded, with v3 live.
+    await expect(rolling).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock.*pin.json was changed.*newer pin change was kept/s),
+    });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(await readPin(t.site)).toEqual(frozen.pin);
+    expect(await live()).toBe(V3);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ import type { HeldLock } from '../../../src/ports.ts';
 import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
-import { clearPin, writePin } from '../../../src/state/pin.ts';
+import { clearPin, readPinStored, writePin } from '../../../src/state/pin.ts';
 import { request } from '../../support/atomic-env.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -345,7 +345,7 @@ describe('attack: a pin set between the plan a promote was judged by and its run
     await writePin(
       f.t.site,
       { stack: STACK, deployId, app, commit, by: 'bob', reason: null, at, cause: 'pin' },
-      held,
+      { lock: held, over: (await readPinStored(f.t.site)).etag },
     );
   };
 
