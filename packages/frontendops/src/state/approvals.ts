@@ -573,6 +573,9 @@ export async function consumeApproval(
     },
     { [relative(site, key)]: stateDigest(marker) },
     use.now,
+    // The change's own entry, under its lock: a run woken past its lease, once the next holder
+    // appended, is asked its lock (LOCKED: no entry after that holder's; its marker spends the approval).
+    { overlap: true },
   );
   return true;
 }
@@ -644,11 +647,18 @@ async function audit(
   data: Record<string, unknown>,
   objects: Record<string, string> | undefined,
   now: number,
+  options: { overlap?: boolean } = {},
 ) {
-  await appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type,
-    data: { ...data, stack: site.target.stack },
-    ...(objects ? { objects } : {}),
-    at: new Date(now),
-  });
+  await appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    {
+      type,
+      data: { ...data, stack: site.target.stack },
+      ...(objects ? { objects } : {}),
+      at: new Date(now),
+    },
+    options,
+  );
 }

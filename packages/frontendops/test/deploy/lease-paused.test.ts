@@ -20,6 +20,8 @@ import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { approvalInForce } from '../../src/state/approval-in-force.ts';
+import { consumeApproval } from '../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { readPin } from '../../src/state/pin.ts';
@@ -843,4 +845,41 @@ describe('a rollback asleep after its pin entry, before its pin.json, past its l
     expect(await live()).toBe(V3);
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
+});
+
+it('a deploy asleep before its approval-used entry while another deployed: no entry after the other’s', async () => {
+  const { site: a, asleep } = await asleepAtState(
+    (key, _, body) => key.startsWith(`${t.target.statePrefix}audit/`) && body.includes('"approval-used"'),
+  );
+  // A GitHub job's approval, used under its lock as the CLI uses it (cli/commands/deploy.ts).
+  const judged = await approvalInForce(a);
+  const approval = { by: 'octo (GitHub environment)', via: 'github-environment' as const };
+  const nonce = 'lease-paused-run-1';
+  const deploying = deployArtifact(a, {
+    app: APP,
+    commit: V2,
+    request: request('deploy v2'),
+    authorize: async (plan) => {
+      const use = { action: 'deploy' as const, deployId: plan.deployId, approval, now: Date.now(), judged };
+      expect(await consumeApproval(a, nonce, use)).toBe(true);
+      return { nonce, ...approval };
+    },
+  });
+  deploying.catch(() => {});
+  await asleep.reached; // its approval's marker written, its entry not yet sent
+  slept = LOCK_TTL_MS + 1_000;
+  const b = await operator();
+  expect((await deployArtifact(b, { app: APP, commit: V3, request: request('deploy v3') })).outcome).toBe(
+    'succeeded',
+  );
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, its approval-used entry was appended after v3's entries (then its next lock ask stopped it).
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringContaining('lost its lock'),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await live()).toBe(V3);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
