@@ -15,7 +15,7 @@ import {
   recordedIn,
   recordsPolicy,
 } from './approval-policy.ts';
-import { appendAudit, newestEntryWhere } from './audit.ts';
+import { appendAudit, approvalUseOnChain, newestEntryWhere } from './audit.ts';
 import type { AuditEntry } from './audit-entry.ts';
 
 /**
@@ -28,7 +28,14 @@ export async function approvalInForce(site: Site): Promise<PolicyInForce> {
 
 /** The chain's newest entry recording a policy, and that policy; null: none does. */
 async function newestRecorded(site: Site): Promise<{ entry: AuditEntry; policy: ApprovalPolicy } | null> {
-  const entry = await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy);
+  return recordedBy(site, await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy));
+}
+
+/** The policy `entry` (the chain's newest recording one; null: none does) records; TAMPERED where it is not one. */
+function recordedBy(
+  site: Site,
+  entry: AuditEntry | null,
+): { entry: AuditEntry; policy: ApprovalPolicy } | null {
   if (!entry) return null;
   const policy = recordedIn(entry);
   if ('problem' in policy) {
@@ -46,16 +53,19 @@ async function newestRecorded(site: Site): Promise<{ entry: AuditEntry; policy: 
  * is in force now accepts all the judged one did, and recording it again changes nothing); else
  * APPROVAL_REQUIRED saying what was recorded since (another operator's `approvers adopt`, another
  * change's approval that adopted one), with nothing changed. Asked again, the change is judged under
- * the policy recorded now.
+ * the policy recorded now. Returns the entry recording an earlier use of the approval `nonce` names
+ * (approvalUseOnChain; null: none), found in the same walk of the chain.
  */
 export async function assertRecordedAsJudged(
   site: Site,
   judged: PolicyInForce,
   records: ApprovalPolicy,
-): Promise<void> {
-  const now = await newestRecorded(site);
+  nonce: string,
+): Promise<AuditEntry | null> {
+  const found = await approvalUseOnChain(site.state, site.target.statePrefix, nonce, recordsPolicy);
+  const now = recordedBy(site, found.also);
   const recorded = JSON.stringify(now?.policy ?? null);
-  if (recorded === JSON.stringify(judged.recorded) || recorded === JSON.stringify(records)) return;
+  if (recorded === JSON.stringify(judged.recorded) || recorded === JSON.stringify(records)) return found.used;
   const since = now
     ? `entry ${now.entry.seq}: ${adoptedWords(now.entry, judged.recorded, now.policy) ?? 'it records another one.'}`
     : 'no entry records one any more.';

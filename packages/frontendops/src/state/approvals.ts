@@ -52,7 +52,6 @@ import {
 } from './approval-policy.ts';
 import {
   appendAudit,
-  approvalUseOnChain,
   digestOrNull,
   givesApproval,
   newestBindings,
@@ -526,11 +525,11 @@ export async function consumeApproval(
   },
 ): Promise<boolean> {
   const records = canonicalPolicy(use.records ?? use.judged.configured);
-  await assertRecordedAsJudged(site, use.judged, records);
-  const key = usedKey(site, nonce);
   // The marker says "used" first; the chain says it too, where whoever can write the state bucket
   // cannot take it back: used there and the marker gone, it is spent again, refused before any write.
-  const earlier = await approvalUseOnChain(site.state, site.target.statePrefix, nonce);
+  // (Read in the walk that finds the policy recorded: one walk of the chain.)
+  const earlier = await assertRecordedAsJudged(site, use.judged, records, nonce);
+  const key = usedKey(site, nonce);
   if (earlier) {
     if (await site.state.head(key)) return false;
     throw usedMarkerMissing(site, earlier, use, 'Ask for a new approval.');

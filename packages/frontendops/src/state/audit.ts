@@ -1288,15 +1288,29 @@ export async function newestEntryWhere(
   prefix: string,
   test: (entry: AuditEntry) => boolean,
 ): Promise<AuditEntry | null> {
-  let found: AuditEntry | null = null;
+  return (await newestEntriesWhere(store, prefix, { found: test })).found;
+}
+
+/**
+ * For each test, the chain's newest entry it holds for (null: none does), in one walk from the
+ * newest entry back until each has one (the whole chain when one has none).
+ */
+async function newestEntriesWhere<K extends string>(
+  store: ObjectStore,
+  prefix: string,
+  tests: Readonly<Record<K, (entry: AuditEntry) => boolean>>,
+): Promise<Record<K, AuditEntry | null>> {
+  const names = Object.keys(tests) as K[];
+  const found = Object.fromEntries(names.map((name) => [name, null])) as Record<K, AuditEntry | null>;
   const take = (entry: AuditEntry) => {
-    if (test(entry)) found = entry;
-    return found !== null;
+    for (const name of names) if (found[name] === null && tests[name](entry)) found[name] = entry;
+    return names.every((name) => found[name] !== null);
   };
   const read = await readBackwards(store, prefix, {}, take, true);
   // What it says stands only as the chain holds it: its content hashed as it says, and each entry
   // read after it following from the one before (no reads: those are the entries read).
-  const broken = read[brokenFrom(read, found ? read.indexOf(found) : read.length)];
+  const at = names.flatMap((name) => (found[name] ? [read.indexOf(found[name])] : []));
+  const broken = read[brokenFrom(read, at.length > 0 ? Math.min(...at) : read.length)];
   if (broken) {
     throw new FrontendOpsError(
       'TAMPERED',
@@ -1408,13 +1422,23 @@ export async function usedApprovalRecorded(
 
 /**
  * The entry recording a use of the approval `nonce` names (an `approval-used` entry binding its "used"
- * marker), or null. Read from the newest entry back to the request the nonce answers (its
+ * marker), or null (`used`). Read from the newest entry back to the request the nonce answers (its
  * `approval-requested` entry: no use comes before it), the whole chain for an approval asked for by
  * no request (a GitHub run's key). The marker is what says "used" first; whoever can write the state
  * bucket can delete it, and take the entry back only by cutting the chain's end (docs/security.md).
+ * `also`: the newest entry it holds for, found in the same walk (what a use asks of the chain too:
+ * the policy recorded, approval-in-force.ts assertRecordedAsJudged).
  */
-export const approvalUseOnChain = (store: ObjectStore, prefix: string, nonce: string) =>
-  newestOfRequest(store, prefix, nonce, usesApproval(nonce));
+export async function approvalUseOnChain(
+  store: ObjectStore,
+  prefix: string,
+  nonce: string,
+  also: (entry: AuditEntry) => boolean,
+): Promise<{ used: AuditEntry | null; also: AuditEntry | null }> {
+  const used = ofRequest(nonce, usesApproval(nonce));
+  const found = await newestEntriesWhere(store, prefix, { used: used.reads, also });
+  return { used: used.answer(found.used), also: found.also };
+}
 
 /**
  * The newest entry recording the request `nonce` names answered: its approval given (signed, by
@@ -1431,6 +1455,15 @@ export function approvalAnswerOnChain(
   return newestOfRequest(store, prefix, nonce, (e) => used(e) || givesApproval(nonce)(e));
 }
 
+/**
+ * How the entry `test` holds for is looked for back to the request `nonce` names: the walk stops at
+ * whichever is newer (`reads`), and the entry found counts only where `test` holds for it (`answer`).
+ */
+const ofRequest = (nonce: string, test: (entry: AuditEntry) => boolean) => ({
+  reads: (e: AuditEntry) => test(e) || (e.type === 'approval-requested' && e.data.nonce === nonce),
+  answer: (found: AuditEntry | null) => (found && test(found) ? found : null),
+});
+
 /** The newest entry `test` holds for, read back to the request `nonce` names (approvalUseOnChain). */
 async function newestOfRequest(
   store: ObjectStore,
@@ -1438,12 +1471,8 @@ async function newestOfRequest(
   nonce: string,
   test: (entry: AuditEntry) => boolean,
 ): Promise<AuditEntry | null> {
-  const found = await newestEntryWhere(
-    store,
-    prefix,
-    (e) => test(e) || (e.type === 'approval-requested' && e.data.nonce === nonce),
-  );
-  return found && test(found) ? found : null;
+  const request = ofRequest(nonce, test);
+  return request.answer(await newestEntryWhere(store, prefix, request.reads));
 }
 
 /** Whether an entry records the approval `nonce` names as given: approved, with the statement signed for it. */

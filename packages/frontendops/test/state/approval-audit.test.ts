@@ -25,6 +25,7 @@ import {
   signApproval,
 } from '../../src/state/approvals.ts';
 import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { auditEntryName } from '../../src/state/names.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -876,5 +877,40 @@ describe('signed approvals in the audit chain', () => {
     it('a statement signed before approvals named a share is held to its deploy id only', () => {
       expect(problemsOf([canaryUse(1, undefined), started(2, 40, 1)])).toEqual([]);
     });
+  });
+});
+
+describe('using an approval reads the chain once', () => {
+  it("a GitHub run's approval (no request entry): one listing, each entry read once", async () => {
+    const site = freshSite();
+    await genuineApproval(site); // a request, its approval, its use (recording the policy)
+    for (const n of [1, 2, 3]) await append(site, 'note', { n }, NOW + n);
+    const judged = await approvalInForce(site);
+    const chain = await readAudit(site.state, site.target.statePrefix);
+    await env.s3.settle();
+    const from = env.s3.requests.length;
+    const used = await consumeApproval(site, 'github-run-key', {
+      action: 'deploy',
+      deployId: OTHER_ID,
+      approval: { by: 'octo (GitHub environment)', via: 'github-environment' },
+      now: NOW + 200_000,
+      judged,
+      records: judged.policy,
+    });
+    expect(used).toBe(true);
+    await env.s3.settle();
+    // What it read before its marker (after it, its entry's append reads the head and its entry).
+    const sent = env.s3.requests.slice(from);
+    const before = sent.slice(
+      0,
+      sent.findIndex((r) => r.method === 'PUT'),
+    );
+    const entries = chain.map((e) => `${site.target.statePrefix}${auditEntryName(e.seq)}`);
+    const listings = before.filter((r) => r.method === 'GET' && r.query.includes('list-type'));
+    const entryReads = before.filter((r) => r.method === 'GET' && entries.includes(r.key));
+    // Before, the policy it was judged under and an earlier use were each looked for in a walk of its
+    // own: two listings, and the newest entries read twice.
+    expect(listings.length).toBe(1);
+    expect(entryReads.map((r) => r.key).sort()).toEqual(entries.sort());
   });
 });
