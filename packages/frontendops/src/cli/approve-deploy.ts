@@ -225,6 +225,18 @@ async function assertNotAnswered(
       `The approval request for ${request.action} ${deployId} of ${stack} is already approved, by ${signed.approval.by}. Nothing more to approve: the change uses that approval when it is asked for again (before ${request.expiresAt}).`,
     );
   }
+  // The chain records it approved, and its signed statement is there but does not count now (its
+  // approver's key no longer listed, or the statement changed): the request is dead, never signed
+  // again; asked again, the server makes a new one (approvals.ts answeredVoid).
+  if (answered?.type === 'approval' && signed && 'rejected' in signed) {
+    const by = typeof answered.data.by === 'string' ? answered.data.by.slice(0, 64) : 'an approver';
+    const names = Object.keys((inForce ?? (await approvalInForce(site))).policy.approvers);
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The approval request for ${request.action} ${deployId} of ${stack} was already approved by ${by} (audit entry ${answered.seq}); its signed statement is in the state bucket, but it is not accepted now: ${signed.rejected}. Nothing was approved. Ask the agent again: it makes a new request, which an approver of ${stack}${names.length > 0 ? ` (${names.join(', ')})` : ''} approves.`,
+      { details: { seq: answered.seq } },
+    );
+  }
   // The chain records it answered, and the state bucket no longer says so: its "used" marker and
   // signed statement deleted (whoever can write the state bucket), so that it is signed again.
   if (answered) {

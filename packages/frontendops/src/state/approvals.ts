@@ -29,7 +29,7 @@ import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import type { ApprovalPolicy } from '../config.ts';
 import type { AtomicPlan } from '../engine/atomic-plan.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
-import { checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
+import { APPROVER_PUBLIC_KEY, checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployPlan, PinLifted } from '../engine/plan.ts';
 import { capitalise } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -136,6 +136,11 @@ export interface RequestInput {
   policy?: string;
   requestedBy: string;
   now: number;
+  /**
+   * Told, in words, when the request made before for this change was approved and that approval does
+   * not count now (answeredVoid), so a new request replaced it.
+   */
+  onVoided?(words: string): void;
 }
 
 /** What a plan changes, as an approval binds it (an atomic plan's op and pointers among it). */
@@ -223,10 +228,11 @@ export function changeDigest(plan: PlannedChange): string {
 
 /**
  * The open request for this change: the one already made (so an approval given for it stays valid
- * while the agent asks again), or a new one with a fresh nonce once the last expired, was used, or
- * was for another change under this deploy id and action (another share of visitors, a canary's
- * promote where a release's is asked, a plan made from another live release), which also voids any
- * approval of that one.
+ * while the agent asks again), or a new one with a fresh nonce once the last expired, was used, was
+ * approved with an approval that does not count now (answeredVoid: its approver's key no longer
+ * listed, its statement gone), or was for another change under this deploy id and action (another
+ * share of visitors, a canary's promote where a release's is asked, a plan made from another live
+ * release), which also voids any approval of that one.
  */
 export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
   checkDeployId(input.deployId, 'Use the deploy id the refusal message named.');
@@ -246,12 +252,17 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     const recorded = await requestRecording(site, read);
     if (recorded.bound) {
       replayed = recorded.entries.findLast(usesApproval(existing.nonce)) ?? null;
-      // Recorded approved, its signed statement gone: a new request, as `frontendops approve` never
-      // answers one the chain records answered again.
-      const lost =
-        recorded.entries.some(givesApproval(existing.nonce)) &&
-        !(await site.state.head(signedKey(site, input.action, input.deployId)));
-      if (!replayed && !lost) return existing;
+      // Recorded approved, and that approval does not count now: a new request, as `frontendops
+      // approve` never answers one the chain records answered again.
+      const given = recorded.entries.findLast(givesApproval(existing.nonce));
+      const voided = given && (await answeredVoid(site, existing, input.now));
+      if (!replayed && !voided) return existing;
+      if (voided && given) {
+        const by = typeof given.data.by === 'string' ? given.data.by.slice(0, 64) : 'an approver';
+        input.onVoided?.(
+          `the approval ${by} gave the earlier request for this change (audit entry ${given.seq}) does not count now (${voided}), so this is a new request, to approve anew`,
+        );
+      }
     }
   }
   const request: ApprovalRequest = {
@@ -287,6 +298,23 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     );
   }
   return request;
+}
+
+/**
+ * Why the approval the audit chain records given for `request` does not count now: its signed
+ * statement gone from the state bucket, or there and not accepted (checkSignedApproval: its
+ * approver's key no longer listed, the statement changed); null where it counts. Such a request is
+ * never answered again (the chain records an approval once) nor reused: it is dead.
+ */
+export async function answeredVoid(
+  site: Site,
+  request: ApprovalRequest,
+  now: number,
+  inForce?: PolicyInForce,
+): Promise<string | null> {
+  const signed = await checkSignedApproval(site, request, now, inForce);
+  if (!signed) return 'its signed statement is missing from the state bucket';
+  return 'rejected' in signed ? signed.rejected : null;
 }
 
 /**
@@ -460,8 +488,11 @@ export async function checkSignedApproval(
         rejected: `it is signed by ${statement.approver.slice(0, 64)}, and ${notRecorded(inForce, site.target.stack).join('; ')}: ${howToAdopt(inForce, site.target.stack)}`,
       };
     }
+    const key = APPROVER_PUBLIC_KEY.test(statement.publicKey)
+      ? `the key ${statement.publicKey}`
+      : 'no approver key';
     return {
-      rejected: `it is signed by a key that is not an approver of ${site.target.stack} under the name "${statement.approver.slice(0, 64)}"`,
+      rejected: `it is signed by "${statement.approver.slice(0, 64)}" with ${key}, which frontendops.config.json does not list as an approver of ${site.target.stack} under that name`,
     };
   }
   if (!verifyStatement(listed, statement, signature)) return { rejected: 'its signature does not verify' };

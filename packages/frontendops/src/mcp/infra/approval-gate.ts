@@ -112,6 +112,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   const lifts = input.plan.clearsPin;
   const before =
     lifts !== undefined ? (await readApprovalRequest(site, action, deployId))?.request : undefined;
+  const voided: string[] = [];
   const request = await openApprovalRequest(site, {
     action,
     deployId,
@@ -124,12 +125,14 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     policy: policyDigest(site.approval),
     requestedBy: client.name,
     now: now(),
+    // The request before was approved, and that approval does not count now: said, instead of the
+    // stored statement answering another request (which it then does).
+    onVoided: (words) => voided.push(words),
   });
   // Who approves is what both the configuration and the audit log's record accept (approval-policy.ts).
   const inForce = await approvalInForce(site);
   const policy = inForce.policy;
-  const problems: string[] = [];
-
+  const problems: string[] = [...voided];
   const signed = await checkSignedApproval(site, request, now(), inForce);
   // Its approver was shown what it adopts of the configuration as it was then: changed since, it
   // records the policy in force, adopting nothing they were not shown.
@@ -146,9 +149,10 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   if (signed && 'rejected' in signed) {
     const otherPin =
       before?.clears !== undefined && before.nonce !== request.nonce && !samePin(before.clears, lifts);
-    problems.push(
-      `the stored approval was not accepted: ${otherPin ? `${otherPinWords(before?.clears, lifts)}; ask for a new approval of this plan` : signed.rejected}`,
-    );
+    if (voided.length === 0)
+      problems.push(
+        `the stored approval was not accepted: ${otherPin ? `${otherPinWords(before?.clears, lifts)}; ask for a new approval of this plan` : signed.rejected}`,
+      );
     await auditDecision(site, {
       decision: 'rejected',
       action,

@@ -21,6 +21,7 @@ import {
   approverKeysFor,
   approveWithCli,
   cliOnProtected,
+  findApprovalRequests,
   infraWithOidcFor,
 } from '../../support/approver.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
@@ -330,6 +331,50 @@ describe('whoever changes the configuration does not choose who approves a prote
     const sync = await again.call('run_sync', { handle: target.structured.handle });
     expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
     expect((await live())?.commit).toBe(COMMITS[1]);
+  });
+
+  it("an approval whose approver's key was removed since: `approve` says it is there but not accepted, and why; asked again, a new request", async () => {
+    // Mallory approves a deploy while the configuration lists her; before it runs, the owners remove her.
+    const both = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+    const { deployId } = await planAndSync(await server(both), COMMITS[0]);
+    expect((await approveWithCli(f(), deployId, keys().mallory.path, both)).code).toBe(0);
+    const [first] = await findApprovalRequests(f().t.site, deployId);
+    const c = await server(owners());
+
+    // Ada is told the request's statement is there but does not count now, whose it is, and what to do.
+    const ada = await approveWithCli(f(), deployId, keys().ada.path, owners());
+    expect(ada.code).not.toBe(0);
+    expect(ada.stderr).not.toMatch(/missing from the state bucket|tampering/);
+    expect(ada.stderr).toMatch(
+      /was already approved by Mallory .*\(audit entry \d+\); its signed statement is in the state bucket, but it is not accepted now: it is signed by "Mallory" with the key ed25519:[A-Za-z0-9_-]{43}, which frontendops\.config\.json does not list as an approver of dashboard-hosting-prod under that name\. Nothing was approved\. Ask the agent again: it makes a new request, which an approver of dashboard-hosting-prod \(Ada\) approves\./,
+    );
+
+    // Asked again, the server makes a new request (the dead one is not reused), and says why.
+    const { target, sync: refused, deployId: same } = await planAndSync(c, COMMITS[0]);
+    expect(same).toBe(deployId);
+    expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(refused.text).toMatch(
+      /Note: the approval Mallory gave the earlier request for this change \(audit entry \d+\) does not count now \(it is signed by "Mallory" with the key ed25519:[A-Za-z0-9_-]{43}, which frontendops\.config\.json does not list/,
+    );
+    const [second] = await findApprovalRequests(f().t.site, deployId);
+    expect(second?.nonce).toBeDefined();
+    expect(second?.nonce).not.toBe(first?.nonce);
+
+    // Mallory's stale signature never counts again, also where a configuration lists her again.
+    expect((await planAndSync(await server(both), COMMITS[0])).sync.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(await live()).toBeNull();
+    const [still] = await findApprovalRequests(f().t.site, deployId);
+    expect(still?.nonce).toBe(second?.nonce);
+
+    // A current approver approves the new request: the change goes through.
+    const approved = await approveWithCli(f(), deployId, keys().ada.path, owners());
+    expect(approved.code, approved.stderr).toBe(0);
+    const synced = await c.call('run_sync', { handle: target.structured.handle });
+    expect(synced.structured, synced.text).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^Ada/),
+    });
+    expect((await live())?.commit).toBe(COMMITS[0]);
   });
 
   it('every recorded approver gone: the deployer’s `approvers adopt` records the configured policy, shown first; then the new approver counts', async () => {

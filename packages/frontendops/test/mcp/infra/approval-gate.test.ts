@@ -183,7 +183,7 @@ describe('attack: an approval forged in the state bucket', () => {
             publicKey: keys().mallory.publicKey,
           }),
         },
-        /signed by a key that is not an approver/,
+        /signed by "Ada" with the key ed25519:[A-Za-z0-9_-]{43}, which frontendops\.config\.json does not list as an approver/,
       ],
       [
         "Ada's real signature over another request, nonce swapped in",
