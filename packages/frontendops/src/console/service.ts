@@ -20,7 +20,7 @@ import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem, PolicyChangeItem } from '../read/views.ts';
 import { forOperation, type Site } from '../site.ts';
 import { entryRecording, recordedStateKnown } from '../state/audit.ts';
-import { describePin, isPinShown, type PinShown, readPin } from '../state/pin.ts';
+import { describePin, type PinShown, readPin, samePin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import type { ConfigReader } from './config-reader.ts';
@@ -234,7 +234,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
           ? undefined
           : async () => {
               const pin = await readPin(site);
-              if (isPinShown(pin, shown)) return undefined;
+              if (samePin(pin, shown)) return undefined;
               seen.changed = true;
               seen.pin = pin
                 ? `${stack} is now pinned to ${describePin(pin)}, ${shown ? `not the pin that was shown (${shown.deployId}, set ${shown.at})` : 'which was set after the plan was shown'}: the promote would lift it. Nothing was changed.`

@@ -186,10 +186,6 @@ export function assertApprovedChange(
   );
 }
 
-/** Whether two pins a promote lifts (clearsPin) are one: the same release, set by the same person at the same time. */
-export const samePin = (a: PinLifted | null | undefined, b: PinLifted | null | undefined): boolean =>
-  digestOrNull(a ?? null) === digestOrNull(b ?? null);
-
 /**
  * A promote judged (and approved) to lift one pin, that would lift another now
  * (`now`): a pin set since, by whoever.

@@ -205,7 +205,7 @@ export async function clearPin(
 ): Promise<PinRecord | null> {
   const { pin } = await readPinLenient(site);
   if (!pin) return null;
-  if (input.shown && !isPinShown(pin, input.shown)) {
+  if (input.shown && !samePin(pin, input.shown)) {
     throw new FrontendOpsError(
       'CONFLICT',
       `${site.target.stack} is pinned to ${describePin(pin)}, not the pin that was shown (${input.shown.deployId}, set ${input.shown.at}): someone pinned again since. Nothing was unpinned. Look at the pin now, and unpin again if it should go.`,
@@ -252,9 +252,21 @@ export const pinLiftedWords = (pin: PinLifted | null | undefined): string =>
 /** Which pin a person saw, to unpin only that one: its release and when it was set. */
 export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;
 
-/** Whether the pin there (null: none) is the one a person was shown (null: they were shown none). */
-export const isPinShown = (pin: PinShown | null, shown: PinShown | null): boolean =>
-  pin === null || shown === null ? pin === shown : pin.deployId === shown.deployId && pin.at === shown.at;
+/**
+ * Whether two pins (null or undefined: none) are one: the same release, pinned at the same time, and
+ * where both name them (a pin a promote lifts, PinLifted, does; a pin shown, PinShown, need not) the
+ * same commit, set by the same person. The one rule for a pin a person was shown (to unpin, or for a
+ * promote to lift) and for the pin a promote's approval was of (approval-gate.ts).
+ */
+export function samePin(
+  a: (PinShown & Partial<PinLifted>) | null | undefined,
+  b: (PinShown & Partial<PinLifted>) | null | undefined,
+): boolean {
+  if (!a || !b) return !a && !b;
+  const named = (field: 'commit' | 'by') =>
+    a[field] === undefined || b[field] === undefined || a[field] === b[field];
+  return a.deployId === b.deployId && a.at === b.at && named('commit') && named('by');
+}
 
 /**
  * Refuses a deploy of another release while the stack is pinned. `finishing`: the stopped change the

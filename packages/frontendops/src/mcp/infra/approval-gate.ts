@@ -55,8 +55,8 @@ import {
   type PlannedChange,
   policyDigest,
   readApprovalRequest,
-  samePin,
 } from '../../state/approvals.ts';
+import { samePin } from '../../state/pin.ts';
 import { toolFailure } from '../tool-result.ts';
 
 export interface ApprovalGateInput {
