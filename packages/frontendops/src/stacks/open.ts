@@ -36,7 +36,7 @@ import {
 import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER, PUBLISH_LOG } from '../state/names.ts';
 import { createStateRecords, type StateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
-import { type ReadStack, readStack } from './resolve.ts';
+import { type ReadStack, type ResolveOptions, readStack } from './resolve.ts';
 import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
 
 export interface ConnectSiteOptions {
@@ -84,6 +84,8 @@ interface OpenOptions {
    * a call that reads a `buildsFrom` stack never opens it by name.
    */
   onTarget?: (target: DeployTarget) => void;
+  /** Where `env:NAME` backends are read, the stack's and those it builds from (default process.env). */
+  backendEnv?: ResolveOptions['env'];
 }
 
 /** Why a stack is protected (the first of these that holds), or undefined when it is not. */
@@ -102,9 +104,16 @@ export async function openSite(
   ref: string,
   config: Config,
   cwd: string,
-  { asMarked = false, read, onTarget, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
+  {
+    asMarked = false,
+    read,
+    onTarget,
+    backendEnv,
+    ...options
+  }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
 ): Promise<Site> {
-  const { target, access, named } = read ?? (await readStack(ref, { config, cwd }));
+  const reading: ResolveOptions = { config, cwd, ...(backendEnv ? { env: backendEnv } : {}) };
+  const { target, access, named } = read ?? (await readStack(ref, reading));
   onTarget?.(target);
   const open = (of: DeployTarget, marked = false) => {
     const listed = config.protected.includes(of.stack) || config.protected.includes(target.stack);
@@ -133,7 +142,7 @@ export async function openSite(
       ...options,
     });
   };
-  const site = withBuildsFrom(await open(target), ref, config, cwd, onTarget);
+  const site = withBuildsFrom(await open(target), ref, reading, onTarget);
   const marker = await readEnvironmentMarker(site.hosting).catch((error: unknown) => {
     // One that cannot be read may say protected, or name another environment: never taken as none.
     // The stack is opened as its outputs say, protected, and said why; every change refuses it
@@ -223,7 +232,7 @@ export async function openSite(
   site.close();
   const environment = adoptEnvironment(target, marker);
   onTarget?.(environment);
-  const adopted = withBuildsFrom(await open(environment, marker.protected), ref, config, cwd, onTarget);
+  const adopted = withBuildsFrom(await open(environment, marker.protected), ref, reading, onTarget);
   if (marker.statePrefix !== home && (await adopted.state.head(`${home}${AUDIT_HEAD}`))) {
     adopted.close();
     throw elsewhere();
@@ -243,10 +252,10 @@ export async function openSite(
 function withBuildsFrom(
   site: Site,
   ref: string,
-  config: Config,
-  cwd: string,
+  reading: ResolveOptions,
   onTarget: OpenOptions['onTarget'],
 ): Site {
+  const { config, cwd, env } = reading;
   const from = Object.hasOwn(config.stacks, ref) ? config.stacks[ref]?.buildsFrom : undefined;
   if (!from) return site;
   const opened: Site[] = [];
@@ -255,12 +264,13 @@ function withBuildsFrom(
     Promise.all(
       from.map(async (name): Promise<PublishLogRef> => {
         // Its outputs are read once (from Pulumi Cloud, say, a request each), opened or not.
-        const read = await readStack(name, { config, cwd });
+        const read = await readStack(name, reading);
         let other: Site;
         try {
           other = await openSite(name, config, cwd, {
             asMarked: true,
             read,
+            ...(env ? { backendEnv: env } : {}),
             ...(onTarget ? { onTarget } : {}),
             onNotice: (notice) => site.notify(notice),
           });

@@ -88,6 +88,28 @@ describe('errors name no local path to an MCP client', () => {
     }
   });
 
+  it("the infra server, over an `env:` backend read from the environment it was given, not the process's", async () => {
+    // The server's env names the state directory; the process's has no such variable. The stack is
+    // opened from the one the server was given, and what it hides is read from that one too.
+    const name = 'FRONTENDOPS_DISCLOSURE_STATE_URL';
+    expect(process.env[name]).toBeUndefined();
+    const stateDir = join(dir, 'env-private', 'pulumi-state');
+    const config = {
+      ...defaultConfig(),
+      stacks: { staging: { backend: `env:${name}`, project: 'sophia' } },
+    } as Parameters<typeof createInfraServer>[0]['config'];
+    const c = await connectInfra(
+      createInfraServer({ config, cwd: dir, env: { [name]: `file://${stateDir}` } }),
+    );
+    cleanups.push(() => c.close());
+    const answer = await c.call('get_status', { stack: 'staging' });
+    expect(answer.isError).toBe(true);
+    expect(answer.text).not.toMatch(/is not set/);
+    for (const leak of [dir, 'env-private', 'pulumi-state']) {
+      expect(JSON.stringify(c.seen), leak).not.toContain(leak);
+    }
+  });
+
   it('the infra server, over a pulumi-cli stack whose project file is refused', async () => {
     // The refusal names the project file the pulumi CLI would read: where the server runs, not the client's.
     const cwd = join(dir, 'ops-private', 'infra');

@@ -117,6 +117,7 @@ export function register(program: Command, ctx: CliContext): void {
     const stacks = createStackOpener(config, {
       aliases,
       cwd: io.cwd,
+      env: io.env,
       onNotice: (n) => io.stderr.write(`note: ${n}\n`),
       // Every stack read, one a call reads but never opens by name (a `buildsFrom`) included.
       onTarget: secrecy.learnTarget,
@@ -125,7 +126,8 @@ export function register(program: Command, ctx: CliContext): void {
     try {
       await serveFromFlags(
         ctx,
-        // The command's environment: a job's (GITHUB_ACTIONS, its OIDC request variables) decides its approvals.
+        // The command's environment: a job's (GITHUB_ACTIONS, its OIDC request variables) decides its
+        // approvals, and what it hides of the configuration is read as its stacks are opened (same cwd, env).
         () =>
           createInfraServer({
             config,
@@ -134,6 +136,7 @@ export function register(program: Command, ctx: CliContext): void {
             secret,
             secrecy,
             lockWaitMs,
+            cwd: io.cwd,
             env: io.env,
           }),
         flags,

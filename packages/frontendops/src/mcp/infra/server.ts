@@ -47,7 +47,10 @@ export interface InfraServerOptions {
   secrecy?: Secrecy;
   /** Where the stack opener reads config-relative paths; default the working directory. */
   cwd?: string;
-  /** Where a GitHub Actions job's OIDC request variables are read (default process.env). */
+  /**
+   * The server's environment (default process.env): where a GitHub Actions job's OIDC request
+   * variables are read, and the default stack opener's `env:` backends, which it hides too.
+   */
   env?: NodeJS.ProcessEnv;
   /**
    * Notes for the server's operator, one sentence each: a change whose client cancelled the call or
@@ -83,8 +86,10 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
   );
   const secrecy = options.secrecy ?? createSecrecy();
   // Where the configuration keeps its stacks: a stack that cannot be opened is told without it. Read
-  // as the stack opener below reads it: against the same cwd, `env:` backends from process.env.
-  secrecy.learn(...configuredLocations(config, { cwd: options.cwd ?? process.cwd(), env: process.env }));
+  // as the stack opener below reads it: against the same cwd, `env:` backends from the same env.
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  secrecy.learn(...configuredLocations(config, { cwd, env }));
   const context = createInfraToolContext({
     server,
     config,
@@ -92,9 +97,7 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     signer: createHandleSigner({ secret, now }),
     secret,
     secrecy,
-    opener:
-      options.openSite ??
-      createStackOpener(config, { cwd: options.cwd ?? process.cwd(), onTarget: secrecy.learnTarget }).open,
+    opener: options.openSite ?? createStackOpener(config, { cwd, env, onTarget: secrecy.learnTarget }).open,
     now,
     ...(options.approver ? { approver: options.approver } : {}),
     ...(options.env ? { env: options.env } : {}),

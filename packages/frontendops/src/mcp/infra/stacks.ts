@@ -32,6 +32,8 @@ export function createStackOpener(
      * buckets and state prefix only here.
      */
     onTarget: (target: DeployTarget) => void;
+    /** Where `env:NAME` backends are read (default process.env): the environment the server was given. */
+    env?: NodeJS.ProcessEnv;
   },
 ): SharedStackOpener {
   const opened = new Map<string, Promise<Site>>();
@@ -45,6 +47,7 @@ export function createStackOpener(
         site = openSite(ref, config, options.cwd, {
           ...(options.onNotice ? { onNotice: options.onNotice } : {}),
           onTarget: options.onTarget,
+          ...(options.env ? { backendEnv: options.env } : {}),
         });
         opened.set(stack, site);
         // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.
