@@ -31,6 +31,7 @@ import {
   type AtomicCopy,
   type AtomicOp,
   type AtomicPlan,
+  assertOwnReleaseId,
   bucketFor,
   planAtomic,
   planAtomicPruneNow,
@@ -576,6 +577,16 @@ async function prepare(
       : await withReplacedAssets(site, { ...target.release, manifest }, listed);
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
+  }
+  // Files under the id of a release not kept (nothing pruned them yet) are counted as this build's by
+  // the plan: held to the index stored with them first, read only when the listing shows some.
+  if (
+    !indexed &&
+    op !== 'migrate' &&
+    [...listed.hosting.keys()].some((k) => releaseIdOfKey(k) === releaseId)
+  ) {
+    const stored = await ctx.atomic.readReleaseIndex(releaseId);
+    if (stored) assertOwnReleaseId(site.target.stack, target.release, [stored]);
   }
   const planned = planAtomic({
     stack: site.target.stack,

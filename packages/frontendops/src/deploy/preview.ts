@@ -107,15 +107,16 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       );
     }
     const { publishedIn, publishedInHead, ...ref } = await chooseRelease(site, ctx, options);
-    // The link shows what is under the release's id: a build ground to a kept release's id would be
-    // previewed with that release's files under its own name. Refused as a switch to it is.
-    assertOwnReleaseId(site.target.stack, ref, [...keptRefs(ctx).values()]);
     const manifests = manifestCache(site);
     let copied = 0;
     const [stored, present] = await Promise.all([
       ctx.atomic.readReleaseIndex(ref.releaseId),
       releaseKeysPresent(site, ref.releaseId),
     ]);
+    // The link shows what is under the release's id: a build ground to the id of a kept release, or
+    // of one whose index (and files) are still stored under it, would be previewed with that
+    // release's files under its own name. Refused as a switch to it is, before anything is written.
+    assertOwnReleaseId(site.target.stack, ref, [...keptRefs(ctx).values(), ...(stored ? [stored] : [])]);
     // An index says every file of the release is in place: one whose files are not all under the
     // release's prefix (deleted since, or an index written around FrontendOps) is made again, its
     // files copied first, rather than vouched for. So is one whose shared assets are not as its build

@@ -554,9 +554,11 @@ type ReleaseIdRef = Pick<AtomicRelease, 'releaseId' | 'app' | 'commit' | 'artifa
  * whoever makes builds could grind to another release's id (with a commit of the same first 7 hex).
  * Such a build would be served as that release, whose files are in place under its id, and recorded
  * as itself: refused, CONFLICT, when a release the stack keeps (`kept`: retained, the canary, a
- * preview, one edges may still serve) has that id and another build. Every path that serves a build
- * by its id asks this: a switch (planAtomic) and a preview link (deploy/preview.ts). A release known
- * by its id alone (no digest) is not judged.
+ * preview, one edges may still serve) or the release index stored under that id (its files still in
+ * the hosting bucket: not kept, not yet pruned) has that id and another build. Every path that serves
+ * a build by its id asks this: a switch (planAtomic, and prepare in deploy/atomic-apply.ts for an
+ * index found under an id not kept) and a preview link (deploy/preview.ts). A release known by its id
+ * alone (no digest) is not judged.
  */
 export function assertOwnReleaseId(
   stack: string,
@@ -572,7 +574,7 @@ export function assertOwnReleaseId(
   if (!other) return;
   throw new FrontendOpsError(
     'CONFLICT',
-    `The release id ${release.releaseId} of ${release.app}@${release.commit.slice(0, 7)} (${release.artifactDigest}) is that of ${other.app}@${other.commit.slice(0, 7)}, another build (${other.artifactDigest}), which ${stack} keeps: served under that id, this build would show that release's files. Nothing was changed. ` +
+    `The release id ${release.releaseId} of ${release.app}@${release.commit.slice(0, 7)} (${release.artifactDigest}) is that of ${other.app}@${other.commit.slice(0, 7)}, another build (${other.artifactDigest}), whose files ${stack} keeps under that id: served under it, this build would show that release's files. Nothing was changed. ` +
       'Two builds whose ids agree were made so on purpose, most likely: have the artifacts bucket’s administrators find who published it, and publish the build again under a new commit.',
     { details: { releaseId: release.releaseId } },
   );

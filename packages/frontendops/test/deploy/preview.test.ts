@@ -144,6 +144,40 @@ describe('preview links', () => {
     expect(await stored()).toEqual(before);
   });
 
+  /**
+   * The same two builds, the first no longer kept (its preview expired) but its files and release
+   * index still in the hosting and state buckets (nothing has pruned them since). Before, a preview
+   * or a deploy of the ground build found them under its id and served them as its own.
+   */
+  it('refuses a build ground to the id of a release no longer kept but still stored', async () => {
+    const [old, ground] = COLLIDING_COMMITS;
+    await t.publish(old, 'kept');
+    await t.publish(ground, 'ground');
+    const start = Date.now();
+    const opened = await previewLink(site, { app: APP, commit: old, ttlSeconds: 60, request: request() });
+    const later = { now: () => new Date(start + 3_600_000), request: request() };
+    const stored = async () => ({
+      keys: await keys(),
+      state: (await site.state.list(t.target.statePrefix)).map((o) => [o.key, o.etag]),
+      pointer: await t.store().read(),
+    });
+    const before = await stored();
+    expect(before.keys.filter((k) => k.startsWith(`_releases/${opened.releaseId}/`)).length).toBeGreaterThan(
+      0,
+    );
+    const refusals = [
+      await previewLink(site, { ...later, app: APP, commit: ground, verify: false }).catch((e: unknown) => e),
+      await deployAtomic(site, { ...later, app: APP, commit: ground }).catch((e: unknown) => e),
+    ];
+    for (const refused of refusals) {
+      expect(isFrontendOpsError(refused, 'CONFLICT'), JSON.stringify(refused)).toBe(true);
+      expect((refused as Error).message).toMatch(
+        new RegExp(`release id ${opened.releaseId} of ${APP}@c0111de .*another build.*Nothing was changed`),
+      );
+    }
+    expect(await stored()).toEqual(before);
+  });
+
   it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {
     const checkCookies: string[] = [];
     const link = await previewLink(site, {
