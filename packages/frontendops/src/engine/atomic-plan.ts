@@ -568,6 +568,7 @@ export function assertOwnReleaseId(
   const other = kept.find(
     (r) =>
       r.releaseId === release.releaseId &&
+      typeof r.artifactDigest === 'string' &&
       r.artifactDigest !== '' &&
       r.artifactDigest !== release.artifactDigest,
   );

@@ -9,6 +9,7 @@ import { RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
 import {
   type AtomicLiveState,
   type AtomicRelease,
+  assertOwnReleaseId,
   bucketFor,
   planAtomic,
   planAtomicPruneNow,
@@ -121,6 +122,20 @@ describe('planAtomic', () => {
       );
     },
   );
+
+  /**
+   * A release index is read as stored (JSON, no schema): one under the id without a digest (written
+   * around FrontendOps, or cut short) names no build, so it is not judged, as a release known by its
+   * id alone is not. Before, it refused every build under that id as "another build (undefined)".
+   */
+  it('a stored release index without a digest names no build: not held against the release id', () => {
+    const { artifactDigest: _digest, ...unnamed } = build('ccccccc3', 'C');
+    const release = build('ccccccc3', 'C');
+    for (const stored of [unnamed, { ...unnamed, artifactDigest: null }])
+      expect(() =>
+        assertOwnReleaseId('s', release, [stored as unknown as Parameters<typeof assertOwnReleaseId>[2][0]]),
+      ).not.toThrow();
+  });
 
   it('a deploy copies the new hashed asset and the release files, and writes one pointer; nothing to invalidate', () => {
     const plan = planAtomic({ ...base, op: 'deploy', release: B, live: liveWith() });
