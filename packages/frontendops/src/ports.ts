@@ -74,6 +74,13 @@ export interface ObjectStore {
   /** Keys under `prefix` in UTF-8 binary order, after `startAfter`, at most `limit` of them. */
   list(prefix?: string, options?: { limit?: number; startAfter?: string }): Promise<ObjectSummary[]>;
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Deletes `key` only while it is the version read (its ETag: S3's DeleteObject If-Match), so a
+   * version another writer put since stays: PRECONDITION_FAILED then. Resolves when no object has
+   * the key (gone already). Only where supportsConditionalWrites: another endpoint may ignore the
+   * condition and delete whatever is there.
+   */
+  deleteIf(key: string, etag: string): Promise<void>;
   /** Probed once per store: does the endpoint honour If-None-Match / If-Match on PUT? */
   supportsConditionalWrites(): Promise<boolean>;
 }

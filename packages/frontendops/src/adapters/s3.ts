@@ -5,6 +5,7 @@
  */
 import {
   CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -58,10 +59,10 @@ const BODY_ATTEMPTS = 4;
  * object first. The key stays out of the message (a state key holds the stack's state prefix, which
  * reaches no MCP client); it is in the details, for the log.
  */
-export const lostConditionalWrite = (key: string, cause?: unknown) =>
+export const lostConditionalWrite = (key: string, cause?: unknown, left = 'overwritten') =>
   new FrontendOpsError(
     'PRECONDITION_FAILED',
-    'A conditional write lost a race: another writer changed the object first. It was not overwritten.',
+    `A conditional write lost a race: another writer changed the object first. It was not ${left}.`,
     { ...(cause === undefined ? {} : { cause }), details: { key } },
   );
 
@@ -218,6 +219,17 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
           if (error instanceof FrontendOpsError) throw error;
           throw upstream('delete', bucket, `${batch.length} keys`, error);
         }
+      }
+    },
+
+    async deleteIf(key, etag) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+      } catch (error) {
+        // S3 answers 404 NoSuchKey to a conditional delete of a key no object has: gone already.
+        if (isMissing(error)) return;
+        if (isPreconditionFailure(error)) throw lostConditionalWrite(key, error, 'deleted');
+        throw upstream('delete', bucket, key, error);
       }
     },
 

@@ -3,9 +3,17 @@
  * AWS SDK: If-None-Match: * creates only (412 once the key exists), If-Match: <etag> replaces only
  * that version (412 for another, 404 NoSuchKey with no object), other If-None-Match values and
  * conditions on a copy are 501. Of many creates racing for one key exactly one wins, as the deploy
- * lock needs. With conditionalWrites off it ignores them, as s3rver and some S3-compatible servers do.
+ * lock needs. DeleteObject with If-Match deletes only the version named, as S3 does (412 for another,
+ * 404 NoSuchKey with no object), and so does the store's deleteIf, through it. With conditionalWrites
+ * off it ignores them, as s3rver and some S3-compatible servers do.
  */
-import { CopyObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
@@ -21,7 +29,9 @@ async function server(conditionalWrites: boolean) {
   clients.push(client);
   const put = (Key: string, Body: string, condition: { IfNoneMatch?: string; IfMatch?: string } = {}) =>
     client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...condition }));
-  return { s3, client, put };
+  const del = (Key: string, IfMatch?: string) =>
+    client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key, ...(IfMatch ? { IfMatch } : {}) }));
+  return { s3, client, put, del };
 }
 afterAll(async () => {
   for (const client of clients) client.destroy();
@@ -85,6 +95,33 @@ describe('conditional writes honoured', () => {
     expect(results.filter((r) => r === '412 PreconditionFailed')).toHaveLength(19);
   });
 
+  it('DeleteObject with If-Match deletes only the version named: 412 for another, 404 with none', async () => {
+    const first = await s.put('pin.json', 'first');
+    const second = await s.put('pin.json', 'second');
+    expect(await failure(s.del('pin.json', first.ETag as string))).toBe('412 PreconditionFailed');
+    expect((await s.s3.store(BUCKET).get('pin.json'))?.body.toString()).toBe('second');
+    expect(await failure(s.del('pin.json', second.ETag as string))).toBe('succeeded');
+    expect(await s.s3.store(BUCKET).get('pin.json')).toBeNull();
+    expect(await failure(s.del('pin.json', second.ETag as string))).toBe('404 NoSuchKey');
+    await s.put('any.json', 'x');
+    expect(await failure(s.del('any.json', '*'))).toBe('succeeded');
+    expect(await s.s3.store(BUCKET).get('any.json')).toBeNull();
+  });
+
+  it("the store's deleteIf: PRECONDITION_FAILED for another version, nothing deleted; none there is done", async () => {
+    const store = s.s3.store(BUCKET);
+    const read = await s.put('read.json', 'as read');
+    const since = await s.put('read.json', 'written since');
+    await expect(store.deleteIf('read.json', read.ETag as string)).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      message: expect.stringContaining('It was not deleted.'),
+    });
+    expect((await store.get('read.json'))?.body.toString()).toBe('written since');
+    await store.deleteIf('read.json', since.ETag as string);
+    expect(await store.get('read.json')).toBeNull();
+    await store.deleteIf('read.json', since.ETag as string);
+  });
+
   it('unconditional writes are unchanged', async () => {
     await s.put('plain.json', 'one');
     await s.put('plain.json', 'two');
@@ -93,10 +130,21 @@ describe('conditional writes honoured', () => {
 });
 
 describe('conditional writes ignored (conditionalWrites: false)', () => {
+  let s: Awaited<ReturnType<typeof server>>;
+  beforeAll(async () => {
+    s = await server(false);
+  });
+
   it('both creates land, as on a server that ignores the header', async () => {
-    const s = await server(false);
     await s.put('lock.json', 'a', { IfNoneMatch: '*' });
     expect(await failure(s.put('lock.json', 'b', { IfNoneMatch: '*' }))).toBe('succeeded');
     expect((await s.s3.store(BUCKET).get('lock.json'))?.body.toString()).toBe('b');
+  });
+
+  it('a delete with If-Match of another version deletes, as on a server that ignores the header', async () => {
+    const first = await s.put('pin.json', 'first');
+    await s.put('pin.json', 'second');
+    expect(await failure(s.del('pin.json', first.ETag as string))).toBe('succeeded');
+    expect(await s.s3.store(BUCKET).get('pin.json')).toBeNull();
   });
 });
