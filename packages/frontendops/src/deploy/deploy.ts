@@ -547,13 +547,16 @@ async function settlePin(
       // The pin that was approved to go, and no other (the lock held keeps it as read).
       ...(pin ? { shown: pin } : {}),
     }).catch((lost: unknown) => {
-      // Its lock lost past its switch (asleep past its lease): the run says what landed and was recorded.
+      // Its lock lost past its switch (asleep past its lease): the run says what landed and was recorded
+      // (its unpin entry too, when it was the pin set after it that stayed).
       throw plan.noop
         ? lost
         : recordLost(
             `${plan.deployId} went live`,
             lost,
-            'its release going live and its deployment, not the pin lifted',
+            isFrontendOpsError(lost) && lost.details?.unpinRecorded === true
+              ? 'its release going live, its deployment and the pin lifted'
+              : 'its release going live and its deployment, not the pin lifted',
           );
     });
     return unpinned ? { unpinned } : {};

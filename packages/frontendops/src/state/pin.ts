@@ -70,6 +70,10 @@ export async function readPinStored(
   const object = await site.state.get(pinKey(site));
   if (!object) return { pin: null, stored: null, etag: null };
   const stored: unknown = parseStateObject(pinKey(site), object.body);
+  return { pin: parsePin(site, stored), stored, etag: object.etag };
+}
+
+function parsePin(site: Site, stored: unknown): PinRecord {
   const parsed = pinSchema.safeParse(stored);
   if (!parsed.success || parsed.data.stack !== site.target.stack) {
     throw new FrontendOpsError(
@@ -77,7 +81,7 @@ export async function readPinStored(
       `The pin of ${site.target.stack} (${pinKey(site)}) is not a pin this tool wrote. Run \`frontendops audit verify\`, then restore it from the bucket's versions or remove it with \`frontendops unpin\`.`,
     );
   }
-  return { pin: parsed.data, stored, etag: object.etag };
+  return parsed.data;
 }
 
 /**
@@ -203,8 +207,8 @@ export async function clearPin(
     shown?: PinShown;
   },
 ): Promise<PinRecord | null> {
-  const { pin } = await readPinLenient(site);
-  if (!pin) return null;
+  const { pin, etag } = await readPinLenient(site);
+  if (!pin || etag === null) return null;
   if (input.shown && !samePin(pin, input.shown)) {
     throw new FrontendOpsError(
       'CONFLICT',
@@ -234,8 +238,28 @@ export async function clearPin(
     // deletes the pin that holder set (LOCKED). The pin goes out beside the head's move.
     { overlap: true },
   );
-  await site.state.delete([pinKey(site)]);
+  await removePin(site, etag, pin, input.via);
   return pin;
+}
+
+/**
+ * Removes the pin read (its ETag) and no other: a holder asleep past its lease after its unpin entry
+ * wakes after the next holder may have pinned again (entry, then pin.json), and that pin stays (LOCKED,
+ * saying so; `audit verify` then finds the new pin as its entry records it). On a store whose endpoint
+ * does not honour conditional writes, a plain delete, as its writes are plain (state/records.ts).
+ */
+async function removePin(site: Site, etag: string, pin: PinRecord, via: 'unpin' | 'promote'): Promise<void> {
+  if (!etag || !(await site.state.supportsConditionalWrites())) return site.state.delete([pinKey(site)]);
+  try {
+    await site.state.deleteIf(pinKey(site), etag);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw new FrontendOpsError(
+      'LOCKED',
+      `This ${via} recorded lifting the pin of ${pin.deployId} (its unpin entry is in the audit log), then found ${site.target.stack} pinned again: its lock had lapsed (a pause past its lease) and the lock's next holder set a pin, which was kept, not removed. Nothing more was changed by this run; look at the pin now (\`frontendops status\`), and unpin again if it should go.`,
+      { cause: error, details: { lost: true, unpinRecorded: true } },
+    );
+  }
 }
 
 /**
@@ -310,14 +334,13 @@ export function describePin(pin: PinAhead): string {
   return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId})${since}, by ${escapeOnOneLine(pin.by)}${how}${why}${replaced}`;
 }
 
-/** A damaged pin must still be removable: unpin reads it leniently (with its version: readPinStored). */
+/** A damaged pin must still be removable: unpin reads it leniently, with its version (ETag; null: none). */
 async function readPinLenient(site: Site): Promise<{ pin: PinRecord | null; etag: string | null }> {
+  const object = await site.state.get(pinKey(site));
+  if (!object) return { pin: null, etag: null };
   try {
-    const { pin, etag } = await readPinStored(site);
-    return { pin, etag };
+    return { pin: parsePin(site, parseStateObject(pinKey(site), object.body)), etag: object.etag };
   } catch {
-    const object = await site.state.get(pinKey(site));
-    if (!object) return { pin: null, etag: null };
     const pin: PinRecord = {
       stack: site.target.stack,
       deployId: 'unknown',

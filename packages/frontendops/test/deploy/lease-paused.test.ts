@@ -139,6 +139,31 @@ async function asleepAtState(
   };
 }
 
+/**
+ * An operator (or `opened`) whose delete of its stack's pin sleeps before it is sent until
+ * `asleep.release()`: its unpin entry written, the pin it read not yet removed.
+ */
+async function asleepAtPinDelete(opened?: Site) {
+  const site = opened ?? (await operator());
+  const asleep = heldPoint();
+  const pin = `${site.target.statePrefix}pin.json`;
+  const state: ObjectStore = {
+    ...site.state,
+    async delete(keys) {
+      if (keys.includes(pin)) await asleep.arrive();
+      return site.state.delete(keys);
+    },
+    async deleteIf(key, etag) {
+      if (key === pin) await asleep.arrive();
+      return site.state.deleteIf(key, etag);
+    },
+  };
+  return {
+    site: { ...site, state, records: createStateRecords(state, site.target.statePrefix) } as Site,
+    asleep,
+  };
+}
+
 const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? '';
 const titleOf = (html: string) => /<title>Sophia (v\d)<\/title>/.exec(html)?.[1];
 const live = async () => (await t.site.records.readPointer())?.value.commit;
@@ -234,6 +259,31 @@ it('a promote asleep before its unpin entry while another pinned what it made li
   expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
   expect(await readPin(t.site)).toEqual(frozen.pin);
   expect(pinned.pin.commit).toBe(V1);
+  expect(await live()).toBe(V2);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+it('a promote asleep after its unpin entry, before removing the pin, while another pinned: the new pin stays', async () => {
+  await pinRelease(t.site, { request: request('freeze v1') });
+  const { site: a, asleep } = await asleepAtPinDelete();
+  const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
+  promoting.catch(() => {});
+  await asleep.reached; // v2 live and recorded, its unpin of v1's pin recorded, pin.json not yet removed
+  slept = LOCK_TTL_MS + 1_000;
+  const frozen = await pinRelease(await operator(), { request: request('freeze v2') });
+  expect(frozen.pin.commit).toBe(V2);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, it went on and succeeded: it removed pin.json (v2's pin, set after its entry), and
+  // `audit verify` said the pin entry of v2 did not land.
+  await expect(promoting).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(
+      /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
+    ),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toEqual(frozen.pin);
   expect(await live()).toBe(V2);
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
@@ -754,6 +804,34 @@ describe('atomic, asleep before its own switch', () => {
     await expect(promoting).rejects.toMatchObject({
       code: 'LOCKED',
       message: expect.stringMatching(/lost its lock.*switch had landed.*its deployment, not the pin lifted/s),
+    });
+    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    expect(await readPin(t.site)).toEqual(frozen.pin);
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
+    // The next case starts from v1 (afterEach): the pin goes first.
+    await unpinRelease(t.site, { request: request('thaw') });
+  });
+
+  it('a promote asleep after its unpin entry, before removing the pin, while another pinned: the new pin stays', async () => {
+    const t = env();
+    const prefix = t.target.statePrefix;
+    await pinRelease(t.site, { request: request('freeze v1') });
+    const { site: a, asleep } = await asleepAtPinDelete(await atomicOperator());
+    const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
+    promoting.catch(() => {});
+    await asleep.reached; // v2 switched and recorded, its unpin of v1's pin recorded, pin.json not yet removed
+    slept = LOCK_TTL_MS + 1_000;
+    const frozen = await pinRelease(await atomicOperator(), { request: request('freeze v2') });
+    expect(frozen.pin.commit).toBe(V2);
+    const chain = await readAudit(t.site.state, prefix);
+    asleep.release();
+    // Before, it went on and succeeded: it removed pin.json (v2's pin, set after its entry).
+    await expect(promoting).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(
+        /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
+      ),
     });
     expect(await readAudit(t.site.state, prefix)).toEqual(chain);
     expect(await readPin(t.site)).toEqual(frozen.pin);
