@@ -35,6 +35,10 @@ export function stoppingSite(
       guard(keys.some((key) => hit(key)));
       return site.state.delete(keys);
     },
+    deleteIf: async (key, etag) => {
+      guard(hit(key));
+      return site.state.deleteIf(key, etag);
+    },
   };
   return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
 }
