@@ -71,7 +71,7 @@ import {
   tagIsDue,
   type UntaggedDeployments,
 } from './audit-entry.ts';
-import { putJsonObject } from './json-object.ts';
+import { deleteAsRead, putJsonObject } from './json-object.ts';
 import {
   APPROVAL_REQUESTS,
   APPROVALS_SIGNED,
@@ -2854,7 +2854,11 @@ export async function finishInterruptedPin(store: ObjectStore, prefix: string): 
   const digest = latest?.objects?.[PIN];
   if (!latest || digest === undefined) return null;
   if (digest === ABSENT) {
-    await store.delete([`${prefix}${PIN}`]);
+    // Only the pin read: a holder asleep here past its lease leaves the pin the next holder set since.
+    await deleteAsRead(store, `${prefix}${PIN}`, current.etag).catch(async (error: unknown) => {
+      if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) await assertChangeLock(store, prefix);
+      throw error;
+    });
     return latest;
   }
   if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return null;
@@ -3268,13 +3272,18 @@ function parseHead(key: string, body: Buffer, stack?: string): AuditHead {
 export async function readJsonQuietly(
   store: ObjectStore,
   key: string,
-): Promise<{ missing: boolean; damaged: boolean; value: unknown }> {
+): Promise<{ missing: boolean; damaged: boolean; value: unknown; etag?: string }> {
   const object = await store.get(key);
   if (!object) return { missing: true, damaged: false, value: null };
   try {
-    return { missing: false, damaged: false, value: JSON.parse(object.body.toString('utf8')) };
+    return {
+      missing: false,
+      damaged: false,
+      value: JSON.parse(object.body.toString('utf8')),
+      etag: object.etag,
+    };
   } catch {
-    return { missing: false, damaged: true, value: null };
+    return { missing: false, damaged: true, value: null, etag: object.etag };
   }
 }
 

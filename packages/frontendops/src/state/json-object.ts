@@ -16,3 +16,13 @@ export const putJsonObject = (
     { contentType: 'application/json', cacheControl: 'no-cache' },
     condition,
   );
+
+/**
+ * Deletes `key` only while it is the version read (`etag`: PRECONDITION_FAILED once another writer put
+ * another since), where the store honours conditional writes. Elsewhere, or with no version read, a
+ * plain delete, as that store's writes are plain: the deploy lock is all that orders them there.
+ */
+export async function deleteAsRead(store: ObjectStore, key: string, etag: string | undefined): Promise<void> {
+  if (etag && (await store.supportsConditionalWrites())) return store.deleteIf(key, etag);
+  return store.delete([key]);
+}

@@ -22,7 +22,7 @@ import {
   newestBindings,
   stateDigest,
 } from './audit.ts';
-import { putJsonObject } from './json-object.ts';
+import { deleteAsRead, putJsonObject } from './json-object.ts';
 import { PIN } from './names.ts';
 import { describeReplacedPin, type PinAhead, rollbackPinAhead } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
@@ -243,15 +243,14 @@ export async function clearPin(
 }
 
 /**
- * Removes the pin read (its ETag) and no other: a holder asleep past its lease after its unpin entry
- * wakes after the next holder may have pinned again (entry, then pin.json), and that pin stays (LOCKED,
- * saying so; `audit verify` then finds the new pin as its entry records it). On a store whose endpoint
- * does not honour conditional writes, a plain delete, as its writes are plain (state/records.ts).
+ * Removes the pin read (its ETag) and no other (deleteAsRead: a plain delete where the store does not
+ * honour conditional writes): a holder asleep past its lease after its unpin entry wakes after the
+ * next holder may have pinned again (entry, then pin.json), and that pin stays (LOCKED, saying so;
+ * `audit verify` then finds the new pin as its entry records it).
  */
 async function removePin(site: Site, etag: string, pin: PinRecord, via: 'unpin' | 'promote'): Promise<void> {
-  if (!etag || !(await site.state.supportsConditionalWrites())) return site.state.delete([pinKey(site)]);
   try {
-    await site.state.deleteIf(pinKey(site), etag);
+    await deleteAsRead(site.state, pinKey(site), etag);
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     throw new FrontendOpsError(

@@ -288,6 +288,38 @@ it('a promote asleep after its unpin entry, before removing the pin, while anoth
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('finishing a stopped unpin, asleep before removing the pin while another pinned: the new pin stays', async () => {
+  await pinRelease(t.site, { request: request('freeze v1') });
+  // An unpin stopped after its entry, before removing pin.json: the next change finishes it first.
+  const pin = `${t.target.statePrefix}pin.json`;
+  await expect(
+    unpinRelease(
+      stoppingSite(t.site, (key) => key === pin),
+      { request: request('thaw') },
+    ),
+  ).rejects.toThrow('the process stopped');
+  const { site: a, asleep } = await asleepAtPinDelete();
+  const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await asleep.reached; // finishing that unpin under its lock, pin.json read, not yet removed
+  slept = LOCK_TTL_MS + 1_000;
+  // The lock expired: another operator finishes the unpin itself, and pins v1 again.
+  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  expect(frozen.created).toBe(true);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, it removed pin.json (the new pin of v1): the stack unpinned by nobody's change, and
+  // `audit verify` said the pin entry did not land.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringContaining('lost its lock'),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toEqual(frozen.pin);
+  expect(await live()).toBe(V1);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
 /**
  * Operator A's deploy of v2, its pointer written and its lock asked once more (held), asleep before
  * its release entry is sent until `wake()`; meanwhile its lock's lease runs out.
