@@ -78,7 +78,8 @@ export interface ObjectStore {
    * Deletes `key` only while it is the version read (its ETag: S3's DeleteObject If-Match), so a
    * version another writer put since stays: PRECONDITION_FAILED then. Resolves when no object has
    * the key (gone already). Only where supportsConditionalWrites: another endpoint may ignore the
-   * condition and delete whatever is there.
+   * condition and delete whatever is there, as may one that honours it on PUT only (S3 adapter: a
+   * server refusing it, 501, gets a plain delete).
    */
   deleteIf(key: string, etag: string): Promise<void>;
   /** Probed once per store: does the endpoint honour If-None-Match / If-Match on PUT? */

@@ -228,6 +228,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       } catch (error) {
         // S3 answers 404 NoSuchKey to a conditional delete of a key no object has: gone already.
         if (isMissing(error)) return;
+        // An S3-compatible server that takes conditions on PutObject but none on DeleteObject (501, as
+        // LocalStack answered before it took them): a plain delete, as before conditional deletes and
+        // as where the condition is ignored (MinIO), rather than no unpin at all there.
+        if (statusOf(error) === 501) return store.delete([key]);
         if (isPreconditionFailure(error)) throw lostConditionalWrite(key, error, 'deleted');
         throw upstream('delete', bucket, key, error);
       }

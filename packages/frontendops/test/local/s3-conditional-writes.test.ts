@@ -15,8 +15,9 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/adapters/s3.ts';
+import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+import { startS3Proxy } from '../support/s3-proxy.ts';
 
 const BUCKET = 'conditional';
 const servers: TestS3[] = [];
@@ -120,6 +121,29 @@ describe('conditional writes honoured', () => {
     await store.deleteIf('read.json', since.ETag as string);
     expect(await store.get('read.json')).toBeNull();
     await store.deleteIf('read.json', since.ETag as string);
+  });
+
+  it('deleteIf where a server takes no condition on a delete (501): a plain delete, as before', async () => {
+    const proxy = await startS3Proxy(s.s3.endpoint, s.client, {
+      conditional: true,
+      conditionalDeletes: false,
+    });
+    const client = createS3Client({
+      endpoint: proxy.endpoint,
+      credentials: s.s3.credentials,
+      maxAttempts: 1,
+    });
+    clients.push(client);
+    const store = createS3Store({ bucket: BUCKET, client });
+    try {
+      const read = await s.put('no-conditional-delete.json', 'as read');
+      await s.put('no-conditional-delete.json', 'written since');
+      await store.deleteIf('no-conditional-delete.json', read.ETag as string);
+      expect(proxy.seen.map((r) => `${r.method} ${r.status}`)).toEqual(['DELETE 501', 'POST 200']);
+      expect(await s.s3.store(BUCKET).get('no-conditional-delete.json')).toBeNull();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('unconditional writes are unchanged', async () => {

@@ -9,6 +9,8 @@
  *   process was killed before that request reached S3).
  * - a role's policy (test/support/role-scope.ts): a request IAM would refuse gets S3's 403
  *   AccessDenied and never reaches the server.
+ * - with `conditionalDeletes: false`, an S3-compatible server that takes no condition on
+ *   DeleteObject: one with If-Match gets 501 NotImplemented (as LocalStack answered before it took them).
  * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
  * another address (`host`, not loopback) signs each request again for the upstream's own loopback
  * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
@@ -71,7 +73,12 @@ const NOT_IMPLEMENTED = s3Error(
 export async function startS3Proxy(
   upstream: string,
   upstreamClient: S3Client,
-  options: { conditional: boolean; host?: string; scope?: (request: ScopedRequest) => boolean },
+  options: {
+    conditional: boolean;
+    conditionalDeletes?: false;
+    host?: string;
+    scope?: (request: ScopedRequest) => boolean;
+  },
 ): Promise<S3Proxy> {
   const target = new URL(upstream);
   const seen: S3Proxy['seen'] = [];
@@ -116,6 +123,9 @@ export async function startS3Proxy(
     if (failures > 0) {
       failures--;
       return answer(503, s3Error('SlowDown', 'Please reduce your request rate.'));
+    }
+    if (options.conditionalDeletes === false && req.method === 'DELETE' && req.headers['if-match']) {
+      return answer(501, NOT_IMPLEMENTED);
     }
     if (req.headers['x-amz-copy-source'] && (req.headers['if-none-match'] || req.headers['if-match'])) {
       // S3 takes no write condition on a copy.
