@@ -26,15 +26,19 @@ export function honourConditionalWrites(store: ConditionalStore, serve: Serve): 
   return (req, res) => {
     const ifNoneMatch = header(req, 'if-none-match');
     const ifMatch = header(req, 'if-match');
+    const conditionalDelete = req.method === 'DELETE' && ifMatch !== undefined;
+    if (!conditionalDelete && (req.method !== 'PUT' || (ifNoneMatch === undefined && ifMatch === undefined)))
+      return serve(req, res);
     const url = new URL(req.url ?? '/', 'http://local');
     const [, bucket = '', ...rest] = url.pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));
-    if (req.method === 'DELETE' && ifMatch !== undefined && key !== '') {
+    if (conditionalDelete) {
+      // DeleteBucket takes no If-Match: served as it comes.
+      if (key === '') return serve(req, res);
       return deleteIfMatch(store, res, { bucket: decodeURIComponent(bucket), key, ifMatch }, () =>
         serve(req, res),
       );
     }
-    if (req.method !== 'PUT' || (ifNoneMatch === undefined && ifMatch === undefined)) return serve(req, res);
     // An UploadPart takes no condition: S3 ignores none it is sent, and FrontendOps sends none.
     if (url.searchParams.has('uploadId')) return serve(req, res);
     if (
