@@ -288,6 +288,27 @@ it('a promote asleep after its unpin entry, before removing the pin, while anoth
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('an unpin asleep after its entry, before removing the pin, while another pinned again: the new pin stays', async () => {
+  await pinRelease(t.site, { request: request('freeze v1') });
+  const { site: a, asleep } = await asleepAtPinDelete();
+  const unpinning = unpinRelease(a, { request: request('thaw') });
+  unpinning.catch(() => {});
+  await asleep.reached; // its unpin recorded, pin.json not yet removed
+  slept = LOCK_TTL_MS + 1_000;
+  // The lock expired: another operator finishes that unpin, and pins v1 again.
+  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  expect(frozen.created).toBe(true);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  await expect(unpinning).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/This unpin recorded lifting.*was kept, not removed/s),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toEqual(frozen.pin);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
 it('finishing a stopped unpin, asleep before removing the pin while another pinned: the new pin stays', async () => {
   await pinRelease(t.site, { request: request('freeze v1') });
   // An unpin stopped after its entry, before removing pin.json: the next change finishes it first.
