@@ -141,7 +141,9 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
         );
         return { etag: out.ETag ?? '' };
       } catch (error) {
-        if (isPreconditionFailure(error)) {
+        // A write over a version (If-Match) finds no object once another writer deleted it: S3
+        // answers 404 NoSuchKey, and the condition failed as surely as with 412.
+        if (isPreconditionFailure(error) || (condition.ifMatch && isMissing(error))) {
           throw lostConditionalWrite(key, error);
         }
         throw upstream('write', bucket, key, error);

@@ -928,9 +928,13 @@ describe('atomic, asleep before its own switch', () => {
 });
 
 describe('a rollback asleep after its pin entry, before its pin.json, past its lease', () => {
-  /** V2 deployed over V1, then operator A's rollback to V1 held before its pin.json is sent. */
-  async function rollbackAsleepBeforePin() {
+  /**
+   * V2 deployed over V1 (`pinned`: and pinned on purpose), then operator A's rollback to V1 held
+   * before its pin.json is sent.
+   */
+  async function rollbackAsleepBeforePin(pinned = false) {
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+    if (pinned) await pinRelease(t.site, { request: request('freeze v2') });
     const { site: a, asleep } = await asleepAtState((key) => key === `${t.target.statePrefix}pin.json`);
     const rolling = rollbackRelease(a, { request: request('roll back') });
     rolling.catch(() => {});
@@ -951,6 +955,25 @@ describe('a rollback asleep after its pin entry, before its pin.json, past its l
     await expect(rolling).rejects.toMatchObject({
       code: 'LOCKED',
       message: expect.stringMatching(/lost its lock.*lifted or replaced the pin.*newer pin change was kept/s),
+    });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(await readPin(t.site)).toBeNull();
+    expect(await live()).toBe(V1);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('over a pin set on purpose, while another unpinned: the unpin stays', async () => {
+    const { rolling, wake } = await rollbackAsleepBeforePin(true);
+    const b = await operator();
+    // The other operator finishes the stopped pin (the rollback's, replacing v2's), then lifts it.
+    expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    wake();
+    // Its put over the version it read (v2's pin) finds no object: S3 answers 404 NoSuchKey, not 412.
+    // Before, that was an UPSTREAM "S3 could not write" error, as if S3 had failed.
+    await expect(rolling).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock.*pin.json was changed.*newer pin change was kept/s),
     });
     expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
     expect(await readPin(t.site)).toBeNull();

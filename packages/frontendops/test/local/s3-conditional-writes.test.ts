@@ -146,6 +146,18 @@ describe('conditional writes honoured', () => {
     }
   });
 
+  it("the store's put over a version deleted since: PRECONDITION_FAILED, as over another version", async () => {
+    const store = s.s3.store(BUCKET);
+    const read = await store.put('gone.json', 'as read');
+    await store.delete(['gone.json']);
+    // S3 answers 404 NoSuchKey here, not 412: before, the store called that an S3 failure (UPSTREAM).
+    await expect(store.put('gone.json', 'late', {}, { ifMatch: read.etag })).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      message: expect.stringContaining('It was not overwritten.'),
+    });
+    expect(await store.get('gone.json')).toBeNull();
+  });
+
   it('unconditional writes are unchanged', async () => {
     await s.put('plain.json', 'one');
     await s.put('plain.json', 'two');
