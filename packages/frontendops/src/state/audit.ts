@@ -2853,16 +2853,18 @@ export async function finishInterruptedPin(store: ObjectStore, prefix: string): 
   const latest = interruptedPinChange(entries, entries.length, current);
   const digest = latest?.objects?.[PIN];
   if (!latest || digest === undefined) return null;
-  if (digest === ABSENT) {
-    // Only the pin read: a holder asleep here past its lease leaves the pin the next holder set since.
-    await deleteAsRead(store, `${prefix}${PIN}`, current.etag).catch(async (error: unknown) => {
-      if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) await assertChangeLock(store, prefix);
-      throw error;
-    });
-    return latest;
-  }
-  if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return null;
-  await putJsonObject(store, `${prefix}${PIN}`, latest.data);
+  if (digest !== ABSENT && (latest.type !== 'pin' || digestOrNull(latest.data) !== digest)) return null;
+  // Only over the pin read: a holder asleep here past its lease leaves the pin the next holder set,
+  // or lifted, since (LOCKED once its lock was lost).
+  const key = `${prefix}${PIN}`;
+  const conditional = await store.supportsConditionalWrites();
+  await (digest === ABSENT
+    ? deleteAsRead(store, key, current.etag)
+    : putJsonObject(store, key, latest.data, conditional ? overVersion(current.etag ?? null) : {})
+  ).catch(async (error: unknown) => {
+    if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) await assertChangeLock(store, prefix);
+    throw error;
+  });
   return latest;
 }
 

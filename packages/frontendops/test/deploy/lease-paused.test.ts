@@ -341,6 +341,39 @@ it('finishing a stopped unpin, asleep before removing the pin while another pinn
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('finishing a stopped pin over the pin it replaced, asleep before its write while another unpinned: the unpin stays', async () => {
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+  await pinRelease(t.site, { request: request('freeze v2') });
+  const pin = `${t.target.statePrefix}pin.json`;
+  // A rollback stopped after its pin entry (replacing the pin of v2), before its pin.json.
+  await expect(
+    rollbackRelease(
+      stoppingSite(t.site, (key) => key === pin),
+      { request: request('roll back') },
+    ),
+  ).rejects.toThrow('the process stopped');
+  // Operator A's pin finishes that pin first: asleep before its write of pin.json.
+  const { site: a, asleep } = await asleepAtState((key) => key === pin);
+  const pinning = pinRelease(a, { request: request('freeze v1') });
+  pinning.catch(() => {});
+  await asleep.reached;
+  slept = LOCK_TTL_MS + 1_000;
+  // The lock expired: another operator finishes the rollback and its pin, then lifts the pin.
+  const b = await operator();
+  await rollbackRelease(b, { request: request('roll back') }).catch(() => undefined);
+  expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, it wrote the rollback's pin back over the unpin: pinned by nobody's change in effect.
+  await expect(pinning).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringContaining('lost its lock'),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toBeNull();
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
 /**
  * Operator A's deploy of v2, its pointer written and its lock asked once more (held), asleep before
  * its release entry is sent until `wake()`; meanwhile its lock's lease runs out.
