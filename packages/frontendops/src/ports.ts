@@ -316,6 +316,11 @@ export interface ReleasePointerRead {
   value: ReleasePointer | null;
   /** The store's ETag when the pointer was read. */
   etag: string;
+  /**
+   * The audit head the store anchors (AUDIT_HEAD_KEY, "<seq>:<hash>" as stored), read beside the
+   * pointer; null: none; absent: not read (a pointer this run wrote).
+   */
+  auditHead?: string | null;
 }
 
 /**
@@ -329,4 +334,10 @@ export interface ReleaseStore {
   write(value: ReleasePointer, ifEtag: string): Promise<{ etag: string }>;
   /** The secret preview links are signed with; created in the store on first use. */
   previewSecret(): Promise<string>;
+  /**
+   * Writes the audit chain's head ("<seq>:<hash>") to AUDIT_HEAD_KEY over `ifEtag`, as a switch
+   * writes the pointer; PRECONDITION_FAILED as write(). null: the store names no environment yet
+   * (its first switch names it), so nothing was written.
+   */
+  anchorAuditHead(head: string, ifEtag: string): Promise<{ etag: string } | null>;
 }

@@ -26,6 +26,7 @@ import {
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { newPreviewSecret } from '../atomic/preview-token.ts';
 import {
+  AUDIT_HEAD_KEY,
   decodeReleasePointer,
   ENVIRONMENT_KEY,
   encodeReleasePointer,
@@ -156,8 +157,9 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       // ETag first, then the key: a write in between makes the ETag older than the value, so a
       // write based on this read fails (safe); the other order could overwrite a pointer unseen.
       const version = await etag();
-      const [text, ownership] = await Promise.all([
+      const [text, auditHead, ownership] = await Promise.all([
         getKey(RELEASE_KEY),
+        getKey(AUDIT_HEAD_KEY),
         ownedHere().then(
           (owned) => ({ owned }),
           (error: unknown) => ({ error }),
@@ -178,7 +180,7 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       unnamed = false;
       if (text === null) {
         unnamed = !owned;
-        return { value: null, etag: version };
+        return { value: null, etag: version, auditHead };
       }
       if (value && !owned) {
         await claimable(value, version).catch((error: unknown) => {
@@ -194,7 +196,13 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
           { details: { etag: version } },
         );
       }
-      return { value, etag: version };
+      return { value, etag: version, auditHead };
+    },
+
+    async anchorAuditHead(head: string, ifEtag: string) {
+      // Only in a store named this environment's: an unnamed one is named by its first switch.
+      if (owner && !claimed && !(await ownedHere())) return null;
+      return put(AUDIT_HEAD_KEY, head, ifEtag);
     },
 
     async write(value: ReleasePointer, ifEtag: string) {

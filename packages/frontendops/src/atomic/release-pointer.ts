@@ -23,6 +23,13 @@ export const RELEASE_KEY = 'frontendops-release';
 export const ENVIRONMENT_KEY = 'frontendops-environment';
 /** The KVS key holding the HMAC secret of preview links. */
 export const PREVIEW_SECRET_KEY = 'frontendops-preview-secret';
+/**
+ * The KVS key holding the audit chain's head ("<seq>:<hash>") as it was after the newest approval
+ * used on the stack: nothing else anchors an entry after the newest switch and deploy tag, and
+ * whoever can write only the state bucket cannot write this store. A chain that does not hold it was
+ * cut back or rewritten there (state/anchored-head.ts); every change checks it before it writes.
+ */
+export const AUDIT_HEAD_KEY = 'frontendops-audit-head';
 /** KeyValueStore quota on one value. */
 export const MAX_VALUE_BYTES = 1024;
 

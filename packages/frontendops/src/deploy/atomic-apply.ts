@@ -26,6 +26,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pMap from 'p-map';
+import { anchorAuditHead } from '../atomic/anchored-head.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import {
   type AtomicCopy,
@@ -62,6 +63,7 @@ import {
   ABSENT,
   type AuditEntry,
   assertAuditWritable,
+  assertChainHoldsAnchor,
   canaryRunningByChain,
   digestOrNull,
   isRecord,
@@ -356,6 +358,8 @@ async function runLocked(
   await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
+  // The chain holds the head the release store anchors (an approval's use past the newest switch).
+  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, ctx.kvs.auditHead);
   // The stopped change the settle finished, as the run's summary names it (finishedFirst).
   const firstFinished = earlier
     ? finishedFirst({
@@ -450,6 +454,9 @@ async function runLocked(
       : undefined,
   );
   await ownRecord?.(approval);
+  // Its use anchored where whoever can write only the state bucket cannot cut it from the chain.
+  const used = approval ? await readAuditHead(site.state, site.target.statePrefix) : null;
+  if (used) ctx.kvs = { ...ctx.kvs, etag: await anchorAuditHead(ctx.store, used, ctx.kvs) };
   // The marker as the deploy lock read it when it was taken (one that cannot be read was refused there).
   await markEnvironment(
     site,

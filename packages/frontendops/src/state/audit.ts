@@ -30,6 +30,7 @@
 import pMap from 'p-map';
 import { lockName } from '../adapters/lock-holder.ts';
 import {
+  AUDIT_HEAD_KEY,
   isInvalidReleasePointer,
   RELEASE_KEY,
   type ReleasePointer,
@@ -854,6 +855,41 @@ export async function assertAppendable(
  */
 export async function assertAuditWritable(store: ObjectStore, prefix: string): Promise<void> {
   await assertAppendable(store, prefix, await readAuditHead(store, prefix));
+}
+
+/**
+ * Refuses a chain that does not hold the head the CDN's release store anchors (`anchored`, its key
+ * AUDIT_HEAD_KEY as read: written at each approval's use), before a change writes anything: whoever
+ * can write only the state bucket cut the chain back past it (and with it an approval's use, to spend
+ * that approval again) or rewrote it. Holding it: the head is it, or the entry at its seq is stored
+ * with its hash and hashes to it (the entries between are held by their links, as every append holds
+ * them). Reads nothing where the store anchors nothing; one entry where the chain grew past it.
+ */
+export async function assertChainHoldsAnchor(
+  store: ObjectStore,
+  prefix: string,
+  stack: string,
+  anchored: string | null | undefined,
+): Promise<void> {
+  if (!anchored) return;
+  const anchor = parseAuditHead(anchored);
+  const head = await readAuditHead(store, prefix);
+  if (anchor && head?.seq === anchor.seq && head.hash === anchor.hash) return;
+  if (anchor && head && head.seq > anchor.seq) {
+    const found = await readEntry(store, prefix, entryKey(prefix, anchor.seq));
+    const entry = found && 'entry' in found ? found.entry : null;
+    if (entry && entry.seq === anchor.seq && entry.hash === anchor.hash) {
+      const { hash: _hash, ...unsigned } = entry;
+      if (hashOf(unsigned) === anchor.hash) return;
+    }
+  }
+  const store_ = `the CDN's release store of ${stack} (its key ${AUDIT_HEAD_KEY})`;
+  throw new FrontendOpsError(
+    'TAMPERED',
+    anchor
+      ? `The audit log of ${stack} does not hold entry ${formatAuditHead(anchor)}, which ${store_} anchors since an approval was last used there; the log's head is ${head ? formatAuditHead(head) : 'gone'}. Whoever can write only the state bucket cannot write that store: the log was cut back or rewritten in the state bucket, and an approval's recorded use may be among what it lost. Nothing was changed. Run \`frontendops audit verify --stack ${stack}\` to see what changed, and put the audit log back from the state bucket's object versions (every entry up to ${anchor.seq}, and its head); then run the change again.`
+      : `${store_} holds ${JSON.stringify(anchored.slice(0, 100))}, which is no audit head ("<seq>:<hash>"): only the deployer role writes that store. Nothing was changed. Put the audit log's head there (the one \`frontendops audit verify --stack ${stack}\` vouches for, as "<seq>:<hash>"), then run the change again.`,
+  );
 }
 
 /** Entry `seq` as read, when it follows from `last`: a well-formed entry whose prevHash is last's hash. */
@@ -2672,6 +2708,10 @@ async function verifyAuditOnce(
     const marker = await checkEnvironmentMarker(options.hosting, entries);
     if (marker) problems.push(marker);
   }
+  if (served) {
+    const anchored = anchoredHeadProblem((await served()).auditHead, read);
+    if (anchored) problems.push(anchored);
+  }
   if (served && entries.length === read.length) {
     const servedProblem = await checkReleaseStore(served, store, prefix, entries);
     if (servedProblem) problems.push(servedProblem);
@@ -3084,6 +3124,8 @@ export function ownSwitch(record: unknown): ReleasePointer | null {
 interface Served {
   pointer: ReleasePointer | null;
   invalid: boolean;
+  /** The audit head the store anchors (AUDIT_HEAD_KEY as stored; null: none; absent: not read). */
+  auditHead?: string | null;
 }
 
 /** The release store's pointer, read once however many checks ask for it. */
@@ -3091,7 +3133,7 @@ function servedOnce(reader: { read(): Promise<ReleasePointerRead> }): () => Prom
   let read: Promise<Served> | undefined;
   return () => {
     read ??= reader.read().then(
-      ({ value }) => ({ pointer: value, invalid: false }),
+      ({ value, auditHead }) => ({ pointer: value, invalid: false, auditHead }),
       (error: unknown) => {
         if (!isInvalidReleasePointer(error)) throw error;
         return { pointer: null, invalid: true };
@@ -3149,6 +3191,33 @@ async function checkReleaseStore(
     ...(latest ? { seq: latest.seq } : {}),
     object: RELEASE_STORE_OBJECT,
     reason: `the CDN's release store ${names}, but ${expected}: it was changed outside FrontendOps, and visitors get what it names. \`frontendops status\` shows what is served; the next deploy, rollback or canary change switches from the recorded state again.`,
+  };
+}
+
+/**
+ * The head the CDN's release store anchors (AUDIT_HEAD_KEY: written at each approval's use) against
+ * the chain as read: the entry at its seq must be there with its hash (the links and hashes up to it
+ * are checkChain's). One that is not: the chain was cut back or rewritten past it in the state bucket.
+ */
+function anchoredHeadProblem(
+  anchored: string | null | undefined,
+  read: readonly ReadEntry[],
+): AuditProblem | null {
+  if (!anchored) return null;
+  const anchor = parseAuditHead(anchored);
+  const object = `KeyValueStore key ${AUDIT_HEAD_KEY}`;
+  if (!anchor)
+    return {
+      kind: 'tampered',
+      object,
+      reason: `the CDN's release store holds ${JSON.stringify(anchored.slice(0, 100))} as the audit head it anchors, which is no "<seq>:<hash>": it was written outside FrontendOps (only the deployer role writes that store)`,
+    };
+  if (read[anchor.seq - 1]?.entry?.hash === anchor.hash) return null;
+  return {
+    kind: 'tampered',
+    seq: anchor.seq,
+    object,
+    reason: `the CDN's release store anchors entry ${formatAuditHead(anchor)} (written when an approval was last used), which the chain of ${read.length} entr${read.length === 1 ? 'y' : 'ies'} does not hold: the chain was cut back or rewritten in the state bucket, which is all whoever did it could write (an approval's recorded use may be among what it lost); put the audit log back from the bucket's object versions`,
   };
 }
 

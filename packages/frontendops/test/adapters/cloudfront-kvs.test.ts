@@ -17,7 +17,12 @@ import {
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
-import { ENVIRONMENT_KEY, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
+import {
+  AUDIT_HEAD_KEY,
+  ENVIRONMENT_KEY,
+  PREVIEW_SECRET_KEY,
+  RELEASE_KEY,
+} from '../../src/atomic/release-pointer.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { startTestKvsApi, TEST_KVS_CREDENTIALS, type TestKvsApi } from '../support/kvs-api.ts';
@@ -85,7 +90,11 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
 
     const written = await store.write({ live: 'a1b2c3d-0123456789' }, empty.etag);
     expect(written.etag).not.toBe(empty.etag);
-    expect(await store.read()).toEqual({ value: { live: 'a1b2c3d-0123456789' }, etag: written.etag });
+    expect(await store.read()).toEqual({
+      value: { live: 'a1b2c3d-0123456789' },
+      etag: written.etag,
+      auditHead: null,
+    });
 
     const canary = await store.write(
       { live: 'a1b2c3d-0123456789', canary: 'e4f5a6b-9876543210', weight: 10 },
@@ -105,7 +114,13 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
   it('signs every request with SigV4A for cloudfront-keyvaluestore, region set "*", at <account>.localhost', async () => {
     const store = releaseStore();
     await store.write({ live: 'rel-a' }, (await store.read()).etag);
-    expect(kvs.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200', 'GET 404', 'PUT 200']);
+    // The read: the store's ETag, then the pointer and the audit head it anchors, side by side.
+    expect(kvs.requests.map((r) => `${r.method} ${r.status}`)).toEqual([
+      'GET 200',
+      'GET 404',
+      'GET 404',
+      'PUT 200',
+    ]);
     for (const request of kvs.requests) {
       expect(request.headers.authorization).toMatch(
         /^AWS4-ECDSA-P256-SHA256 Credential=AKIDKVSTEST0001\/\d{8}\/cloudfront-keyvaluestore\/aws4_request, SignedHeaders=[a-z0-9;-]*host;[a-z0-9;-]*x-amz-region-set[a-z0-9;-]*, Signature=[0-9a-f]+$/,
@@ -113,7 +128,24 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
       expect(request.headers['x-amz-region-set']).toBe('*');
       expect(request.headers.host).toMatch(/^123456789012\.localhost:\d+$/);
     }
-    expect(kvs.requests[2]?.headers['if-match']).toMatch(/^KV/);
+    expect(kvs.requests[3]?.headers['if-match']).toMatch(/^KV/);
+  });
+
+  it('anchors an audit head in its own key over the ETag read, and reads it back beside the pointer', async () => {
+    const store = releaseStore();
+    const read = await store.read();
+    const head = `7:sha256:${'a'.repeat(64)}`;
+    const anchored = await store.anchorAuditHead(head, read.etag);
+    expect(anchored?.etag).not.toBe(read.etag);
+    expect(kvs.store.current().entries.get(AUDIT_HEAD_KEY)).toBe(head);
+    expect((await store.read()).auditHead).toBe(head);
+    // Over a stale ETag (the store changed since it was read) it writes nothing.
+    await expectError(
+      store.anchorAuditHead(`8:sha256:${'b'.repeat(64)}`, read.etag),
+      'PRECONDITION_FAILED',
+      /changed after it was read/,
+    );
+    expect(kvs.store.current().entries.get(AUDIT_HEAD_KEY)).toBe(head);
   });
 
   it('names a store no switch named only for the stack whose state records its pointer', async () => {

@@ -147,6 +147,7 @@ it('a store that cannot be read after the switch: the deploy is recorded, and it
       return real.read();
     },
     previewSecret: () => real.previewSecret(),
+    anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
     write: async (value, etag) => {
       const written = await real.write(value, etag);
       switched = true;

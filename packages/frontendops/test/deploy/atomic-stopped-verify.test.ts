@@ -47,6 +47,7 @@ const stoppedBeforeSwitch = (site: Site): Site => {
     releases: {
       read: () => releases.read(),
       previewSecret: () => releases.previewSecret(),
+      anchorAuditHead: (head, etag) => releases.anchorAuditHead(head, etag),
       write: async () => {
         throw new Error('the process stopped before its switch');
       },

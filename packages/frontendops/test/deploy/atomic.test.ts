@@ -232,6 +232,7 @@ describe('atomic deploy, interrupted', () => {
     const store: ReleaseStore = {
       read: () => real.read(),
       previewSecret: () => real.previewSecret(),
+      anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
       async write(value, etag) {
         if (when === 'before') throw new Error('killed before the key write');
         await real.write(value, etag);
@@ -290,6 +291,7 @@ describe('atomic deploy, racing another switch', () => {
       releases: {
         read: () => real.read(),
         previewSecret: () => real.previewSecret(),
+        anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
         async write(value, etag) {
           if (!raced) {
             raced = true;
@@ -517,6 +519,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
       releases: {
         read: () => real.read(),
         previewSecret: () => real.previewSecret(),
+        anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
         async write(value, etag) {
           // Another operator switches the site back to the release live before, first.
           await t.store().write({ live: await releaseIdOf(C[0] as string) }, (await t.store().read()).etag);

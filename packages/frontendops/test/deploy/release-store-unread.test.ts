@@ -99,6 +99,7 @@ describe('the CDN release store unreachable where a deploy id is asked for', () 
       read: () => (reads++ < answered ? real.read() : broken.read()),
       write: () => Promise.reject(new Error('no write is expected')),
       previewSecret: () => real.previewSecret(),
+      anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
     };
     return t.open({ releases });
   }

@@ -225,6 +225,7 @@ describe('a release store switched before stores named their environment', () =>
       const old: ReleaseStore = {
         read: () => real.read(),
         previewSecret: () => real.previewSecret(),
+        anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
         async write(value) {
           await raw.write({ value: JSON.stringify(value) });
           throw new Error('killed after the key write');

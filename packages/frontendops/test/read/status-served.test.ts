@@ -72,6 +72,7 @@ function counting(real: ReleaseStore): { store: ReleaseStore; reads: () => numbe
       },
       write: (value, etag) => real.write(value, etag),
       previewSecret: () => real.previewSecret(),
+      anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
     },
     reads: () => reads,
   };
@@ -194,6 +195,7 @@ describe('status says what the CDN serves', () => {
           ),
         write: () => Promise.reject(new Error('unused')),
         previewSecret: () => Promise.reject(new Error('unused')),
+        anchorAuditHead: () => Promise.reject(new Error('unused')),
       },
     });
     const status = await readStatus(site);

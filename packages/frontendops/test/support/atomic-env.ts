@@ -140,6 +140,7 @@ export async function startAtomicEnv(
         releases: {
           read: () => real.read(),
           previewSecret: () => real.previewSecret(),
+          anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
           write: () => Promise.reject(new Error('killed before the key write')),
         },
       });
@@ -317,6 +318,7 @@ export function heldAtSwitch(real: ReleaseStore): {
   const store: ReleaseStore = {
     read: () => real.read(),
     previewSecret: () => real.previewSecret(),
+    anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
     async write(value, etag) {
       await point.arrive();
       return real.write(value, etag);

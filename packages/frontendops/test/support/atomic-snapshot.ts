@@ -2,7 +2,7 @@
  * A snapshot of an atomic environment's stack (atomic-env.ts), to start each case of a file from the
  * same stack without deploying it again: what the hosting bucket holds, what the stack's state prefix
  * holds (the records, the audit chain, the atomic state and pending record), and the release pointer,
- * the environment it names and the preview secret in the KeyValueStore, each as its text or as none (nothing live yet, no
+ * the environment it names, the preview secret and the audit head it anchors in the KeyValueStore, each as its text or as none (nothing live yet, no
  * preview made yet: a case that makes the secret finds none, whichever case ran before). Restoring
  * puts them all back (bucket-snapshot.ts). The environment's Site stays: what it keeps between
  * operations is only what it chose at its first use (its lock, its CDN client), as when the case had
@@ -17,7 +17,12 @@
  */
 
 import { afterAll, beforeEach } from 'vitest';
-import { ENVIRONMENT_KEY, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
+import {
+  AUDIT_HEAD_KEY,
+  ENVIRONMENT_KEY,
+  PREVIEW_SECRET_KEY,
+  RELEASE_KEY,
+} from '../../src/atomic/release-pointer.ts';
 import { type AtomicEnv, deployedAtomicEnvFor } from './atomic-env.ts';
 import { snapshotStack } from './bucket-snapshot.ts';
 import { type RawKvs, rawKvs } from './raw-kvs.ts';
@@ -28,7 +33,7 @@ export interface AtomicSnapshot {
 }
 
 /** The KeyValueStore's keys a snapshot keeps: what each held, or that it held nothing. */
-const KEYS = [RELEASE_KEY, ENVIRONMENT_KEY, PREVIEW_SECRET_KEY] as const;
+const KEYS = [RELEASE_KEY, ENVIRONMENT_KEY, PREVIEW_SECRET_KEY, AUDIT_HEAD_KEY] as const;
 
 export async function snapshotAtomicEnv(t: AtomicEnv): Promise<AtomicSnapshot> {
   const buckets = await snapshotStack(t.site);

@@ -12,11 +12,14 @@ import { createApproverKey } from '../../../src/approval/keys.ts';
 import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
+import { artifactFileKey } from '../../../src/engine/manifest.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
 import { approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { changeDigest, checkSignedApproval, consumeApproval, isUsed } from '../../../src/state/approvals.ts';
-import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { markEnvironment, readEnvironmentMarker } from '../../../src/state/environment.ts';
+import { APPROVALS_USED } from '../../../src/state/names.ts';
 import { approveShown, findApprovalRequests } from '../../support/approver.ts';
 import {
   APP,
@@ -28,10 +31,13 @@ import {
   startAtomicEnv,
 } from '../../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../../support/atomic-snapshot.ts';
+import { auditEntryKey } from '../../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
 import { connectInfra, type InfraClient, infraServerOn, type ToolCall } from '../../support/mcp-infra.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
+/** Published by the case that deploys it: a build no snapshot's deploys made live. */
+const C3 = 'c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0';
 let t: AtomicEnv;
 let c: InfraClient;
 /** The stack the cases start from: v1 then v2 deployed through the tools; then rolled back to v1. */
@@ -236,6 +242,74 @@ describe('infra tools on an atomic stack', () => {
       expect(await served()).toBe('v2');
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('attack: an approval its refused change used, its marker and the chain from its use cut, is not spent again', async () => {
+    // Nothing after the use anchors the chain (no switch, no deploy tag): whoever writes the state
+    // bucket deletes the "used" marker and the entries from its use on, and moves the head back.
+    await v2Live.restore();
+    await t.publish(C3, 'v3');
+    const { guarded, approve, site, close } = await guardedStack();
+    try {
+      const prefix = site.target.statePrefix;
+      // The stack marked protected already, as by its earlier changes: the run appends no marker entry.
+      await markEnvironment(site, await readEnvironmentMarker(site.hosting));
+      const target = await guarded.call('get_deploy_target', { commit: C3, app: APP });
+      const deployId = target.structured.deployId as string;
+      const handle = target.structured.handle;
+      expect((await guarded.call('run_sync', { handle })).text).toMatch(/APPROVAL_REQUIRED/);
+      await approve(deployId);
+      // A file of the build swapped after publishing: the run uses Ada's approval, then stops.
+      const key = artifactFileKey(APP, C3, '/index.html');
+      const artifacts = t.s3.store(ARTIFACTS);
+      const published = (await artifacts.get(key))?.body;
+      await artifacts.put(key, '<h1>not what was published</h1>', { contentType: 'text/html' });
+      expect((await guarded.call('run_sync', { handle })).text).toMatch(/TAMPERED/);
+      await artifacts.put(key, published ?? '', { contentType: 'text/html' });
+      const [asked] = await findApprovalRequests(site, deployId);
+      expect(await isUsed(site, asked?.nonce ?? '')).toBe(true);
+
+      const entries = await readAudit(site.state, prefix);
+      const use = entries.findLast((e) => e.type === 'approval-used') as AuditEntry;
+      const before = entries.find((e) => e.seq === use.seq - 1) as AuditEntry;
+      await site.state.delete([
+        `${prefix}${APPROVALS_USED}${asked?.nonce}.json`,
+        ...entries.filter((e) => e.seq >= use.seq).map((e) => auditEntryKey(prefix, e.seq)),
+      ]);
+      await site.state.put(
+        `${prefix}audit/head.json`,
+        JSON.stringify({ seq: before.seq, hash: before.hash }),
+        {
+          contentType: 'application/json',
+        },
+      );
+      const cut = (await readAudit(site.state, prefix)).length;
+
+      const again = await guarded.call('get_deploy_target', { commit: C3, app: APP });
+      expect(again.structured.deployId, again.text).toBe(deployId);
+      const replayed = await guarded.call('run_sync', { handle: again.structured.handle });
+      expect(replayed.isError, replayed.text).toBe(true);
+      expect(replayed.text).toMatch(/TAMPERED/);
+      expect(replayed.text).toContain(`${use.seq}:${use.hash}`);
+      expect(replayed.text).toMatch(/Nothing was changed/);
+      expect(await served()).toBe('v2');
+      expect(await isUsed(site, asked?.nonce ?? '')).toBe(false);
+      expect((await readAudit(site.state, prefix)).length).toBe(cut);
+      // audit verify says it too, from the same store.
+      const verified = await verifyAudit(site.state, prefix, { releaseStore: t.store() });
+      expect(verified.ok).toBe(false);
+      expect(verified.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          seq: use.seq,
+          reason: expect.stringMatching(
+            /anchors entry \d+:sha256:\w+ .*does not hold: the chain was cut back/,
+          ),
+        }),
+      );
+    } finally {
+      await close();
     }
   });
 
