@@ -3,8 +3,9 @@
  * records the configured one (approval-policy.ts says why approvals are held to what the log records).
  */
 
+import { anchorAuditHead } from '../atomic/anchored-head.ts';
 import type { ApprovalPolicy } from '../config.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { alsoSaying, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
   adoptedWords,
@@ -82,9 +83,21 @@ export async function assertRecordedAsJudged(
  * cannot. `by`: who ran it, as the entry records it.
  */
 export async function adoptApprovalPolicy(site: Site, by: string, now: number): Promise<AuditEntry> {
-  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+  const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: POLICY_ADOPTED,
     data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },
     at: new Date(now),
   });
+  // On an atomic stack, anchored where whoever can write only the state bucket cannot cut it.
+  const { releases } = site;
+  if (site.mode === 'atomic' && releases) {
+    await anchorAuditHead(releases, entry, await releases.read()).catch((error: unknown) => {
+      if (!(error instanceof FrontendOpsError)) throw error;
+      throw alsoSaying(
+        error,
+        `The adoption is recorded (audit entry ${entry.seq}), but its head is not anchored in the CDN's release store: until an approval is next used there, only the state bucket holds it.`,
+      );
+    });
+  }
+  return entry;
 }

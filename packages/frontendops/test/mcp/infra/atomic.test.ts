@@ -9,15 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
+import type { AuditHead } from '../../../src/contract/audit-head.ts';
 import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { artifactFileKey } from '../../../src/engine/manifest.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
-import { approvalInForce } from '../../../src/state/approval-in-force.ts';
+import { adoptApprovalPolicy, approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { changeDigest, checkSignedApproval, consumeApproval, isUsed } from '../../../src/state/approvals.ts';
-import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import {
+  type AuditEntry,
+  appendAudit,
+  readAudit,
+  readAuditHead,
+  verifyAudit,
+} from '../../../src/state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../../../src/state/environment.ts';
 import { APPROVALS_USED } from '../../../src/state/names.ts';
 import { approveShown, findApprovalRequests } from '../../support/approver.ts';
@@ -308,6 +315,36 @@ describe('infra tools on an atomic stack', () => {
           ),
         }),
       );
+    } finally {
+      await close();
+    }
+  });
+
+  it("attack: a policy adoption cut from the chain's end: verify fails, the next change is refused", async () => {
+    // `approvers adopt` appends an entry no switch or deploy tag follows: whoever writes the state
+    // bucket deletes it and moves the head back, and the policy recorded before is in force again.
+    await v2Live.restore();
+    const { site, close } = await guardedStack();
+    try {
+      const prefix = site.target.statePrefix;
+      const before = (await readAuditHead(site.state, prefix)) as AuditHead;
+      const adopted = await adoptApprovalPolicy(site, 'Ops', Date.now());
+      await site.state.delete([auditEntryKey(prefix, adopted.seq)]);
+      await site.state.put(`${prefix}audit/head.json`, JSON.stringify(before), {
+        contentType: 'application/json',
+      });
+      const verified = await verifyAudit(site.state, prefix, { releaseStore: t.store() });
+      expect(verified.problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', seq: adopted.seq }),
+      );
+      const back = await c.call('rollback', {});
+      expect(back.isError, back.text).toBe(true);
+      expect(back.text).toMatch(
+        new RegExp(`TAMPERED: The audit log of \\S+ does not hold entry ${adopted.seq}:${adopted.hash}`),
+      );
+      expect(back.text).toMatch(/Nothing was changed/);
+      expect(await served()).toBe('v2');
+      expect((await readAuditHead(site.state, prefix))?.seq).toBe(before.seq);
     } finally {
       await close();
     }
