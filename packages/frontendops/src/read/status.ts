@@ -23,6 +23,7 @@ import {
 } from '../state/atomic.ts';
 import {
   type AuditVerification,
+  assertChainHoldsAnchor,
   boundMarker,
   isAsBound,
   namesRecordLive,
@@ -79,6 +80,20 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   const markerRefused =
     markerRead && bindings && boundMarker(bindings, site.target.hostingBucket) !== undefined
       ? await markerRefusal(site, markerRead, bindings)
+      : null;
+  // The head the release store anchors (an approval's use, a policy adoption), held as every change
+  // holds it: a chain that does not hold it has each change refused.
+  const anchorRefused =
+    store && 'read' in store
+      ? await assertChainHoldsAnchor(
+          site.state,
+          site.target.statePrefix,
+          site.target.stack,
+          store.read.auditHead,
+        ).then(
+          () => null,
+          (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
+        )
       : null;
   const now = Date.now();
   // Where something read differs from the chain, verify decides: one run for the whole status (it
@@ -218,7 +233,11 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
         by: preview.actor,
       })),
     recorded: withPendingRefused(
-      withMarkerRefused(withStateOutside(recorded, outside), markerRefused),
+      withRefused(
+        withRefused(withStateOutside(recorded, outside), markerRefused, MARKER_REFUSED),
+        anchorRefused,
+        "Every change of this stack is refused until its audit log holds the head the CDN's release store anchors:",
+      ),
       pendingRefused,
     ),
     served,
@@ -270,12 +289,17 @@ function withStateOutside(
  * the one the audit log records (markerRefusal: TAMPERED, written outside FrontendOps; CONFLICT, a
  * marker write the log records and that did not land), in the refusal's own words.
  */
-function withMarkerRefused(
+const MARKER_REFUSED =
+  'Every change of this stack is refused until its environment marker is the one the audit log records:';
+
+/** `recorded` with what every change refuses (`lead`, then the refusal's words) said. */
+function withRefused(
   recorded: StatusView['recorded'],
   refused: FrontendOpsError | null,
+  lead: string,
 ): StatusView['recorded'] {
   if (!refused) return recorded;
-  const note = `Every change of this stack is refused until its environment marker is the one the audit log records: ${refused.message}`;
+  const note = `${lead} ${refused.message}`;
   return {
     state: refused.code === 'TAMPERED' ? 'changed-outside' : recorded.state,
     note: recorded.note ? `${recorded.note} ${note}` : note,

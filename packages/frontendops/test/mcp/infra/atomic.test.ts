@@ -303,7 +303,11 @@ describe('infra tools on an atomic stack', () => {
       expect(await served()).toBe('v2');
       expect(await isUsed(site, asked?.nonce ?? '')).toBe(false);
       expect((await readAudit(site.state, prefix)).length).toBe(cut);
-      // audit verify says it too, from the same store.
+      // status and audit verify say it too, from the same store.
+      expect((await guarded.call('get_status')).structured.recorded).toMatchObject({
+        state: 'changed-outside',
+        note: expect.stringMatching(/refused until its audit log holds the head .* does not hold entry/),
+      });
       const verified = await verifyAudit(site.state, prefix, { releaseStore: t.store() });
       expect(verified.ok).toBe(false);
       expect(verified.problems).toContainEqual(
@@ -337,6 +341,10 @@ describe('infra tools on an atomic stack', () => {
       expect(verified.problems).toContainEqual(
         expect.objectContaining({ kind: 'tampered', seq: adopted.seq }),
       );
+      expect((await c.call('get_status')).structured.recorded).toMatchObject({
+        state: 'changed-outside',
+        note: expect.stringContaining(`does not hold entry ${adopted.seq}:${adopted.hash}`),
+      });
       const back = await c.call('rollback', {});
       expect(back.isError, back.text).toBe(true);
       expect(back.text).toMatch(
