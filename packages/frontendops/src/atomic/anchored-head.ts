@@ -8,6 +8,8 @@ import { type AuditHead, formatAuditHead } from '../contract/audit-head.ts';
 import { samePointer } from '../engine/atomic-plan.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { readAuditHead } from '../state/audit.ts';
 
 /**
  * Writes `head` over the store as `read` (one PutKey). A store changed since by another key (the
@@ -28,4 +30,19 @@ export async function anchorAuditHead(
     return store.anchorAuditHead(text, now.etag);
   });
   return written?.etag ?? read.etag;
+}
+
+/**
+ * An approval's use anchored: the chain's head after it, written over `read` (the store as the
+ * change read it). The one step every use on an atomic stack takes: a change's (atomic-apply.ts), and
+ * a promote of the live release that only lifts the pin (deploy.ts settlePin), which no switch
+ * follows either. Returns the store's ETag after it.
+ */
+export async function anchorApprovalUse(
+  site: Pick<Site, 'state' | 'target'>,
+  store: ReleaseStore,
+  read: ReleasePointerRead,
+): Promise<string> {
+  const head = await readAuditHead(site.state, site.target.statePrefix);
+  return head ? anchorAuditHead(store, head, read) : read.etag;
 }

@@ -26,7 +26,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pMap from 'p-map';
-import { anchorAuditHead } from '../atomic/anchored-head.ts';
+import { anchorApprovalUse } from '../atomic/anchored-head.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import {
   type AtomicCopy,
@@ -455,8 +455,7 @@ async function runLocked(
   );
   await ownRecord?.(approval);
   // Its use anchored where whoever can write only the state bucket cannot cut it from the chain.
-  const used = approval ? await readAuditHead(site.state, site.target.statePrefix) : null;
-  if (used) ctx.kvs = { ...ctx.kvs, etag: await anchorAuditHead(ctx.store, used, ctx.kvs) };
+  if (approval) ctx.kvs = { ...ctx.kvs, etag: await anchorApprovalUse(site, ctx.store, ctx.kvs) };
   // The marker as the deploy lock read it when it was taken (one that cannot be read was refused there).
   await markEnvironment(
     site,

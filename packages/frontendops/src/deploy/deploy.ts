@@ -3,6 +3,8 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
+
+import { anchorApprovalUse } from '../atomic/anchored-head.ts';
 import { describeFinished, finishedFirst } from '../engine/describe.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
@@ -538,7 +540,11 @@ async function settlePin(
     // as one (a protected stack's unpin is a person's), before the pin goes. Its plan names the pin
     // read here, under the lock (liftingPin), so an approval to lift another pin does not count.
     const pin = plan.noop ? await readPin(site) : null;
-    if (pin) await options.authorize?.(liftingPin(plan, pin));
+    const approval = pin ? await options.authorize?.(liftingPin(plan, pin)) : undefined;
+    // On an atomic stack its use is anchored, as a change's is (no switch follows it either).
+    const { releases } = site;
+    if (approval && site.mode === 'atomic' && releases)
+      await anchorApprovalUse(site, releases, await releases.read());
     const unpinned = await clearPin(site, {
       by: request.actor,
       reason: request.message ?? null,

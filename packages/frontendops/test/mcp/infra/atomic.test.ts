@@ -26,7 +26,7 @@ import {
   verifyAudit,
 } from '../../../src/state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../../../src/state/environment.ts';
-import { APPROVALS_USED } from '../../../src/state/names.ts';
+import { APPROVALS_USED, PIN } from '../../../src/state/names.ts';
 import { approveShown, findApprovalRequests } from '../../support/approver.ts';
 import {
   APP,
@@ -390,6 +390,51 @@ describe('infra tools on an atomic stack', () => {
         releaseStore: t.store(),
       });
       expect(verified.problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('attack: the approval a promote of the live release used, cut with its marker, does not lift the pin again', async () => {
+    // The promote lifts the rollback's pin with Ada's approval; no switch or deploy tag follows. Whoever
+    // writes the state bucket deletes the "used" marker and the entries from the use on, moves the
+    // head back and puts the pin back: the same approval would lift it again within its hour.
+    await rolledBack.restore();
+    const { guarded, approve, site, close } = await guardedStack();
+    try {
+      const prefix = site.target.statePrefix;
+      const pinBefore = (await site.state.get(`${prefix}${PIN}`))?.body ?? '';
+      const asked = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      const deployId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+      await approve(deployId);
+      const lifted = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(lifted.structured, lifted.text).toMatchObject({ unpinned: { commit: C[0] } });
+      const [approved] = await findApprovalRequests(site, deployId);
+
+      const entries = await readAudit(site.state, prefix);
+      const use = entries.findLast((e) => e.type === 'approval-used') as AuditEntry;
+      const before = entries.find((e) => e.seq === use.seq - 1) as AuditEntry;
+      await site.state.delete([
+        `${prefix}${APPROVALS_USED}${approved?.nonce}.json`,
+        ...entries.filter((e) => e.seq >= use.seq).map((e) => auditEntryKey(prefix, e.seq)),
+      ]);
+      const json = { contentType: 'application/json' };
+      await site.state.put(
+        `${prefix}audit/head.json`,
+        JSON.stringify({ seq: before.seq, hash: before.hash }),
+        json,
+      );
+      await site.state.put(`${prefix}${PIN}`, pinBefore, json);
+      expect(await isUsed(site, approved?.nonce ?? '')).toBe(false);
+
+      const again = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(again.isError, again.text).toBe(true);
+      expect(again.text).toMatch(/TAMPERED/);
+      expect(again.text).toContain(`${use.seq}:${use.hash}`);
+      expect(again.text).toMatch(/Nothing was changed/);
+      expect((await guarded.call('get_status')).structured).toMatchObject({ pin: { commit: C[0] } });
+      expect(await isUsed(site, approved?.nonce ?? '')).toBe(false);
+      expect((await readAuditHead(site.state, prefix))?.seq).toBe(before.seq);
     } finally {
       await close();
     }
