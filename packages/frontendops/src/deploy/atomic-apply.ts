@@ -355,11 +355,14 @@ async function runLocked(
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
-  await assertAuditWritable(site.state, site.target.statePrefix);
+  const head = await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
-  // The chain holds the head the release store anchors (an approval's use past the newest switch).
-  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, ctx.kvs.auditHead);
+  // The chain holds the head the release store anchors (an approval's use past the newest switch),
+  // by the head read above: what the settle appended since links to it and anchors nothing.
+  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, ctx.kvs.auditHead, {
+    head,
+  });
   // The stopped change the settle finished, as the run's summary names it (finishedFirst).
   const firstFinished = earlier
     ? finishedFirst({

@@ -853,8 +853,10 @@ export async function assertAppendable(
  * that does not follow from it): what a change checks under its lock before it writes anything. A
  * deploy, which sends the head read beside others, calls readAuditHead and assertAppendable itself.
  */
-export async function assertAuditWritable(store: ObjectStore, prefix: string): Promise<void> {
-  await assertAppendable(store, prefix, await readAuditHead(store, prefix));
+export async function assertAuditWritable(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
+  const head = await readAuditHead(store, prefix);
+  await assertAppendable(store, prefix, head);
+  return head;
 }
 
 /**
@@ -864,16 +866,20 @@ export async function assertAuditWritable(store: ObjectStore, prefix: string): P
  * that approval again) or rewrote it. Holding it: the head is it, or the entry at its seq is stored
  * with its hash and hashes to it (the entries between are held by their links, as every append holds
  * them). Reads nothing where the store anchors nothing; one entry where the chain grew past it.
+ * `read`: the chain's head as the caller read it (a change's, at its start: assertAuditWritable); what
+ * is appended after that read links to it and writes no anchor, so the check holds by it (undefined:
+ * read here).
  */
 export async function assertChainHoldsAnchor(
   store: ObjectStore,
   prefix: string,
   stack: string,
   anchored: string | null | undefined,
+  read?: { head: AuditHead | null },
 ): Promise<void> {
   if (!anchored) return;
   const anchor = parseAuditHead(anchored);
-  const head = await readAuditHead(store, prefix);
+  const head = read ? read.head : await readAuditHead(store, prefix);
   if (anchor && head?.seq === anchor.seq && head.hash === anchor.hash) return;
   if (anchor && head && head.seq > anchor.seq) {
     const found = await readEntry(store, prefix, entryKey(prefix, anchor.seq));

@@ -5,7 +5,9 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anchorAuditHead } from '../../src/atomic/anchored-head.ts';
 import { PREVIEW_SECRET_KEY } from '../../src/atomic/release-pointer.ts';
+import type { AuditHead } from '../../src/contract/audit-head.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -16,7 +18,7 @@ import type { ReleaseStore } from '../../src/ports.ts';
 import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
-import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import {
   APP,
   type AtomicEnv,
@@ -201,6 +203,22 @@ describe('atomic deploy', () => {
     expect(probe.broken).toEqual([]);
     expect(probe.releasesSeen.has('v1')).toBe(true);
     expect(t.edge.stats().invalidations).toEqual([]);
+  });
+
+  it("with the chain's head anchored (as after an approval's use), the rollback's check of it reads the chain's head no more", async () => {
+    await c1Live.restore();
+    const store = t.store();
+    const head = await readAuditHead(t.site.state, t.target.statePrefix);
+    await anchorAuditHead(store, head as AuditHead, await store.read());
+    const mark = await t.mark();
+    const summary = await rollbackRelease(t.site, { request: request('undo') });
+    expect(summary).toMatchObject({ kind: 'rollback', commit: C[0], outcome: 'succeeded' });
+    // The change's start reads the head (assertAuditWritable), and the anchor check holds the chain
+    // to the store's key by that read; the appends of its entries (a rollback, its pin) read it again.
+    const headReads = (await t.requestsSince(mark)).filter(
+      (r) => r.method === 'GET' && r.key === `${t.target.statePrefix}audit/head.json`,
+    );
+    expect(headReads).toHaveLength(2);
   });
 
   it('the rollback pinned the stack: a deploy past it is refused; a promote rolls forward without copying', async () => {
