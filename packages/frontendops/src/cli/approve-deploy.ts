@@ -37,8 +37,10 @@ import {
   requestWindowProblem,
   type StoredRequest,
   signApproval,
+  signedAsRecorded,
 } from '../state/approvals.ts';
 import { approvalAnswerOnChain } from '../state/audit.ts';
+import type { AuditEntry } from '../state/audit-entry.ts';
 import { pinLiftedWords } from '../state/pin.ts';
 import { assertStateAsRecorded, readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -217,6 +219,15 @@ async function assertNotAnswered(
       `The approval request for ${request.action} ${deployId} of ${stack} was already approved and used. Nothing was approved.`,
     );
   }
+  // The chain records it approved, and the statement stored for it is another (its signature edited,
+  // another approver's planted): tampering, whichever of them the policy would accept.
+  if (answered?.type === 'approval' && !(await signedAsRecorded(site, request, answered))) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The signed statement of the approval request for ${request.action} ${deployId} of ${stack} in the state bucket is not the one the audit log recorded ${approverOf(answered)} giving (audit entry ${answered.seq}): it was replaced or changed since, which points to tampering. Nothing was approved. ${await askAgain(site, inForce)} Run \`frontendops audit verify --stack ${stack}\` to see what else changed in the state bucket.`,
+      { details: { seq: answered.seq } },
+    );
+  }
   // Approved once already (by this person or another approver): the chain records an approval as
   // given once, and a second record of it would read as tampered for good.
   if (signed && 'approval' in signed) {
@@ -229,11 +240,9 @@ async function assertNotAnswered(
   // approver's key no longer listed, or the statement changed): the request is dead, never signed
   // again; asked again, the server makes a new one (approvals.ts answeredVoid).
   if (answered?.type === 'approval' && signed && 'rejected' in signed) {
-    const by = typeof answered.data.by === 'string' ? answered.data.by.slice(0, 64) : 'an approver';
-    const names = Object.keys((inForce ?? (await approvalInForce(site))).policy.approvers);
     throw new FrontendOpsError(
       'CONFLICT',
-      `The approval request for ${request.action} ${deployId} of ${stack} was already approved by ${by} (audit entry ${answered.seq}); its signed statement is in the state bucket, but it is not accepted now: ${signed.rejected}. Nothing was approved. Ask the agent again: it makes a new request, which an approver of ${stack}${names.length > 0 ? ` (${names.join(', ')})` : ''} approves.`,
+      `The approval request for ${request.action} ${deployId} of ${stack} was already approved by ${approverOf(answered)} (audit entry ${answered.seq}); its signed statement is in the state bucket, but it is not accepted now: ${signed.rejected}. Nothing was approved. ${await askAgain(site, inForce)}`,
       { details: { seq: answered.seq } },
     );
   }
@@ -247,6 +256,16 @@ async function assertNotAnswered(
       { details: { seq: answered.seq } },
     );
   }
+}
+
+/** Who the entry records giving an approval, as it names them. */
+const approverOf = (entry: AuditEntry) =>
+  typeof entry.data.by === 'string' ? entry.data.by.slice(0, 64) : 'an approver';
+
+/** What to do about a request no longer answerable: ask again, and who approves the new one. */
+async function askAgain(site: Site, inForce?: PolicyInForce): Promise<string> {
+  const names = Object.keys((inForce ?? (await approvalInForce(site))).policy.approvers);
+  return `Ask the agent again: it makes a new request, which an approver of ${site.target.stack}${names.length > 0 ? ` (${names.join(', ')})` : ''} approves.`;
 }
 
 /**

@@ -251,7 +251,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
       // Recorded approved, and that approval does not count now: a new request, as `frontendops
       // approve` never answers one the chain records answered again.
       const given = recorded.entries.findLast(givesApproval(existing.nonce));
-      const voided = given && (await answeredVoid(site, existing, input.now));
+      const voided = given && (await answeredVoid(site, existing, input.now, given));
       if (!replayed && !voided) return existing;
       if (voided && given) {
         const by = typeof given.data.by === 'string' ? given.data.by.slice(0, 64) : 'an approver';
@@ -298,19 +298,42 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
 
 /**
  * Why the approval the audit chain records given for `request` does not count now: its signed
- * statement gone from the state bucket, or there and not accepted (checkSignedApproval: its
- * approver's key no longer listed, the statement changed); null where it counts. Such a request is
+ * statement gone from the state bucket, not the one its entry `given` recorded (signedAsRecorded), or
+ * there and not accepted (checkSignedApproval: its approver's key no longer listed); null where it counts. Such a request is
  * never answered again (the chain records an approval once) nor reused: it is dead.
  */
 export async function answeredVoid(
   site: Site,
   request: ApprovalRequest,
   now: number,
+  given: AuditEntry,
   inForce?: PolicyInForce,
 ): Promise<string | null> {
+  if (!(await signedAsRecorded(site, request, given))) return SIGNED_NOT_AS_RECORDED;
   const signed = await checkSignedApproval(site, request, now, inForce);
   if (!signed) return 'its signed statement is missing from the state bucket';
   return 'rejected' in signed ? signed.rejected : null;
+}
+
+const SIGNED_NOT_AS_RECORDED =
+  'the signed statement in the state bucket is not the one the audit log recorded, which points to tampering';
+
+/**
+ * Whether the signed statement stored for `request` is the one the audit entry `given` recorded
+ * (signApproval: the entry binds its digest); true where none is stored (answeredVoid says that).
+ * Whoever can write the state bucket could otherwise swap in another: its signature edited, or
+ * another approver's signature over the same request, which the log never recorded.
+ */
+export async function signedAsRecorded(
+  site: Site,
+  request: ApprovalRequest,
+  given: AuditEntry,
+): Promise<boolean> {
+  const key = signedKey(site, request.action, request.deployId);
+  const object = await site.state.get(key);
+  if (!object) return true;
+  const recorded = given.objects?.[relative(site, key)] ?? digestOrNull(given.data.signed);
+  return recorded !== null && digestOrNull(parseQuietly(object.body)) === recorded;
 }
 
 /**

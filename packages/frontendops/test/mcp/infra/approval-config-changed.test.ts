@@ -14,6 +14,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import {
@@ -376,6 +377,50 @@ describe('whoever changes the configuration does not choose who approves a prote
     });
     expect((await live())?.commit).toBe(COMMITS[0]);
   });
+
+  it.each([
+    ['its signature edited', 'ada'],
+    ["another approver's statement planted for the same request", 'mallory'],
+  ] as const)(
+    'a signed statement that is not the one the audit log recorded (%s): `approve` says TAMPERED; the server does not count it and asks anew',
+    async (_what, planter) => {
+      const both = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+      const c = await server(both);
+      const { target, deployId } = await planAndSync(c, COMMITS[0]);
+      expect((await approveWithCli(f(), deployId, keys().ada.path, both)).code).toBe(0);
+      const [first] = await findApprovalRequests(f().t.site, deployId);
+      // Whoever can write the state bucket replaces Ada's statement: her signature edited, or Mallory's
+      // own signature over the same request, which the audit log never recorded.
+      const { state, target: t } = f().t.site;
+      const key = `${t.statePrefix}approvals/signed/deploy-${deployId}.json`;
+      const stored = JSON.parse((await state.get(key))?.body.toString('utf8') ?? 'null');
+      const statement = { ...stored.statement, approver: 'Mallory', publicKey: keys().mallory.publicKey };
+      const planted =
+        planter === 'ada'
+          ? { ...stored, signature: `${stored.signature.slice(0, -4)}AAAA` }
+          : {
+              statement,
+              signature: signStatement(await loadApproverKey(keys().mallory.path, undefined), statement),
+            };
+      await state.put(key, Buffer.from(JSON.stringify(planted)));
+
+      const again = await approveWithCli(f(), deployId, keys().mallory.path, both);
+      expect(again.code, again.stderr).toBe(1);
+      expect(again.stderr).toMatch(
+        /The signed statement of the approval request for deploy \S+ of dashboard-hosting-prod in the state bucket is not the one the audit log recorded Ada giving \(audit entry \d+\): it was replaced or changed since, which points to tampering\. Nothing was approved\. Ask the agent again: it makes a new request, which an approver of dashboard-hosting-prod \(Ada, Mallory\) approves\. Run `frontendops audit verify --stack dashboard-hosting-prod`/s,
+      );
+
+      // The server does not count it: a new request, saying why; nothing goes live.
+      const refused = await c.call('run_sync', { handle: target.structured.handle });
+      expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+      expect(refused.text).toMatch(
+        /Note: the approval Ada gave the earlier request for this change \(audit entry \d+\) does not count now \(the signed statement in the state bucket is not the one the audit log recorded, which points to tampering\)/,
+      );
+      expect(await live()).toBeNull();
+      const [second] = await findApprovalRequests(f().t.site, deployId);
+      expect(second?.nonce).not.toBe(first?.nonce);
+    },
+  );
 
   it('every recorded approver gone: the deployer’s `approvers adopt` records the configured policy, shown first; then the new approver counts', async () => {
     await approvedByAda(COMMITS[0]);
