@@ -67,9 +67,11 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
     });
     // What the agent's server hides learns every stack its opener reads, `buildsFrom` stacks too.
     const secrecy = createSecrecy();
+    // Read as the console was given them (its cwd and env), not the process's: `env:` backends too.
     const opener = createStackOpener(config, {
       aliases: { [stack]: ref },
       cwd: options.cwd,
+      env: options.env,
       // The console shows operator notes on the stack's card; the agent's server says nothing twice.
       onNotice: () => undefined,
       onTarget: secrecy.learnTarget,
@@ -81,6 +83,8 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
       defaultStack: stack,
       secrecy,
       cwd: options.cwd,
+      // What it hides of the configuration, and whether it runs in a GitHub Actions job (approvals).
+      env: options.env,
       approver: {
         approve: async (request) =>
           turn.approve
