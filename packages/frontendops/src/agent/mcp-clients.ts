@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import * as z from 'zod';
+import { inGitHubJob } from '../approval/github-job.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { AgentClients } from './types.ts';
 
@@ -99,7 +100,8 @@ export function createAgentMcpClient(options: { http?: boolean } = {}): Client {
 export interface ConnectOptions {
   /**
    * Environment for servers we spawn by default: they hold the credentials, so they inherit this
-   * process's environment. Servers from a config file get only the SDK's safe defaults plus their `env`.
+   * process's environment. Servers from a config file get only the SDK's safe defaults plus their `env`,
+   * and GITHUB_ACTIONS where this runs in a GitHub Actions job (jobMarker).
    */
   env?: NodeJS.ProcessEnv;
   /** Where the servers' stderr goes; default inherit (their logs show next to the agent's). */
@@ -214,11 +216,13 @@ function spawnServer(
   entry: Extract<McpServerEntry, { command: string }>,
   options: ConnectOptions & { inheritEnv?: boolean },
 ) {
-  const base = options.inheritEnv ? definedOnly(options.env ?? process.env) : getDefaultEnvironment();
+  const env = options.env ?? process.env;
+  const base = options.inheritEnv ? definedOnly(env) : getDefaultEnvironment();
   const transport = new StdioClientTransport({
     command: entry.command,
     args: entry.args,
-    env: { ...base, ...entry.env },
+    // Last: a configuration's own `env` does not hide the job from its servers.
+    env: { ...base, ...entry.env, ...(options.inheritEnv ? {} : jobMarker(env)) },
     stderr: 'pipe',
     ...(entry.cwd ? { cwd: entry.cwd } : {}),
   });
@@ -277,6 +281,15 @@ function spawnServer(
     },
   };
 }
+
+/**
+ * What a server from an MCP configuration is told of the agent's environment beyond the SDK's safe
+ * defaults: that it runs in a GitHub Actions job, where the infra server counts no client's answer
+ * (`agent --yes`) as an approval (mcp/infra/approval-gate.ts). Not the job's OIDC request variables:
+ * their token mints the job's identity tokens, for any audience; nor any other of the agent's secrets.
+ */
+const jobMarker = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  inGitHubJob(env) ? { GITHUB_ACTIONS: 'true' } : {};
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
