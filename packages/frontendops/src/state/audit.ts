@@ -2908,11 +2908,23 @@ export async function finishInterruptedPin(store: ObjectStore, prefix: string): 
     ? deleteAsRead(store, key, current.etag)
     : putJsonObject(store, key, latest.data, conditional ? overVersion(current.etag ?? null) : {})
   ).catch(async (error: unknown) => {
-    if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) await assertChangeLock(store, prefix);
-    throw error;
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    await assertChangeLock(store, prefix);
+    throw pinChangedUnderFinish(latest, digest === ABSENT, error);
   });
   return latest;
 }
+
+/**
+ * CONFLICT: pin.json changed between finishing's read and its write while the lock was still held,
+ * so by a hand or a writer outside FrontendOps; what it holds now was left as it is.
+ */
+const pinChangedUnderFinish = (entry: AuditEntry, lifting: boolean, cause: unknown) =>
+  new FrontendOpsError(
+    'CONFLICT',
+    `pin.json was changed while this run finished the stopped ${lifting ? 'unpin' : 'pin'} recorded in audit entry ${entry.seq} (${lifting ? 'removing the pin it lifted' : 'writing the pin it records'}): something wrote it without the deploy lock, and what it holds now was kept. Nothing was changed by this run. Check \`frontendops status\` and \`frontendops audit verify\`, then run the command again.`,
+    { cause, details: { entry: entry.seq } },
+  );
 
 /**
  * The pin or unpin that stopped between its entry and its write of pin.json (state/pin.ts writes the

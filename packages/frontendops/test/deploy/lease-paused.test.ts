@@ -341,6 +341,41 @@ it('finishing a stopped unpin, asleep before removing the pin while another pinn
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('finishing a stopped unpin while pin.json is written by hand under its lock: it says so, changing nothing', async () => {
+  await pinRelease(t.site, { request: request('freeze v1') });
+  const pin = `${t.target.statePrefix}pin.json`;
+  await expect(
+    unpinRelease(
+      stoppingSite(t.site, (key) => key === pin),
+      { request: request('thaw') },
+    ),
+  ).rejects.toThrow('the process stopped');
+  const { site: a, asleep } = await asleepAtPinDelete();
+  const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await asleep.reached; // finishing that unpin under its lock (still held), pin.json read, not yet removed
+  const handWritten = JSON.stringify({ note: 'written by hand' });
+  await t.site.state.put(pin, handWritten, { contentType: 'application/json' });
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // Before, it rethrew the store's bare "A conditional write lost a race" (PRECONDITION_FAILED).
+  const error = await deploying.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toMatchObject({
+    code: 'CONFLICT',
+    message: expect.stringMatching(
+      /pin\.json was changed.*while .*finished.*unpin.*Nothing was changed.*frontendops status.*again/s,
+    ),
+  });
+  expect((error as Error).message).not.toContain('lost a race');
+  expect((error as Error).message).not.toContain(t.target.statePrefix);
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect((await t.site.state.get(pin))?.body.toString('utf8')).toBe(handWritten);
+  expect(await live()).toBe(V1);
+});
+
 it('finishing a stopped pin over the pin it replaced, asleep before its write while another unpinned: the unpin stays', async () => {
   await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   await pinRelease(t.site, { request: request('freeze v2') });
