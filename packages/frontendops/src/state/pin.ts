@@ -118,8 +118,14 @@ export async function writePin(
     { overlap: true },
   );
   const conditional = await site.state.supportsConditionalWrites();
+  let written: string;
   try {
-    await putJsonObject(site.state, pinKey(site), pin, conditional ? overVersion(over) : {});
+    ({ etag: written } = await putJsonObject(
+      site.state,
+      pinKey(site),
+      pin,
+      conditional ? overVersion(over) : {},
+    ));
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     throw lateLostPin(
@@ -128,7 +134,7 @@ export async function writePin(
       "pin.json was changed since it was read (the lock's next holder changed the pin)",
     );
   }
-  if (conditional && over === null) await assertPinStillOurs(site, entry, lock);
+  if (conditional && over === null) await assertPinStillOurs(site, entry, written, lock);
   return entry;
 }
 
@@ -136,9 +142,15 @@ export async function writePin(
  * After a pin created where there was none: while the lock is held (`lock`, else the change's own:
  * assertChangeLock), nobody else changed the pin. Once it was lost, a pin change on the chain after
  * this one's entry (the next holder finished this pin, then lifted it) means the pin just created
- * brought back what that change lifted: it is removed, and the run stops, LOCKED.
+ * brought back what that change lifted: it is removed, only as written (`written`, its ETag: a pin set
+ * since by a later holder stays), and the run stops, LOCKED.
  */
-async function assertPinStillOurs(site: Site, entry: AuditEntry, lock: HeldLock | undefined): Promise<void> {
+async function assertPinStillOurs(
+  site: Site,
+  entry: AuditEntry,
+  written: string,
+  lock: HeldLock | undefined,
+): Promise<void> {
   const { state, target } = site;
   try {
     await (lock ? lock.assertHeld() : assertChangeLock(state, target.statePrefix));
@@ -148,7 +160,16 @@ async function assertPinStillOurs(site: Site, entry: AuditEntry, lock: HeldLock 
   }
   const { bound } = await newestBindings(state, target.statePrefix, [PIN]);
   if (bound.get(PIN)?.hash === entry.hash) return;
-  await state.delete([pinKey(site)]);
+  try {
+    await deleteAsRead(state, pinKey(site), written);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw lateLostPin(
+      site,
+      entry,
+      "the lock's next holder lifted the pin, and a later change set another since, which was kept",
+    );
+  }
   throw lateLostPin(
     site,
     entry,

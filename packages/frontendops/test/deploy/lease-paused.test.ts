@@ -376,6 +376,35 @@ it('finishing a stopped unpin while pin.json is written by hand under its lock: 
   expect(await live()).toBe(V1);
 });
 
+it('a pin that created pin.json past its lease, asleep before removing it while another pinned: the new pin stays', async () => {
+  const pin = `${t.target.statePrefix}pin.json`;
+  // Operator A's pin of v1: asleep before its write of pin.json, then again before removing it.
+  const { site: held, asleep: atWrite } = await asleepAtState((key) => key === pin);
+  const { site: a, asleep: atRemove } = await asleepAtPinDelete(held);
+  const pinning = pinRelease(a, { request: request('freeze v1') });
+  pinning.catch(() => {});
+  await atWrite.reached;
+  slept = LOCK_TTL_MS + 1_000;
+  // The lock expired: another operator finishes A's pin, then lifts it.
+  expect((await unpinRelease(await operator(), { request: request('thaw') })).cleared?.commit).toBe(V1);
+  atWrite.release();
+  // A creates pin.json (there was none), finds its lock lost and the unpin after its entry.
+  await atRemove.reached;
+  // Meanwhile a third pins v1 again (it finishes the unpin first: the pin A just created goes).
+  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  expect(frozen.created).toBe(true);
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  atRemove.release();
+  // Before, its plain delete removed the new pin: unpinned by nobody's change.
+  await expect(pinning).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*a later change set another since, which was kept/s),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await readPin(t.site)).toEqual(frozen.pin);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
 it('finishing a stopped pin over the pin it replaced, asleep before its write while another unpinned: the unpin stays', async () => {
   await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   await pinRelease(t.site, { request: request('freeze v2') });
