@@ -28,7 +28,7 @@ import {
 } from '../state/audit.ts';
 import { TAGGED_KINDS } from '../state/audit-entry.ts';
 import { LIVE, PUBLISH_LOG, recordName } from '../state/names.ts';
-import { pinRolledBack } from '../state/pin.ts';
+import { pinRolledBack, rollbackPinLifted } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
@@ -205,7 +205,12 @@ export async function finishDeploy(
   const plan = prune === pending.plan.prune ? pending.plan : { ...pending.plan, prune };
   // Only a rollback that is live pins when it is finished: a record read back may say anything.
   const { pinOnSuccess, ...unpinned } = pending;
-  const pins = pinOnSuccess && plan.kind === 'rollback' && pointer?.value.deployId === plan.deployId;
+  // Nor one whose pin a later change lifted or replaced: pinning again would undo that change.
+  const pins =
+    pinOnSuccess &&
+    plan.kind === 'rollback' &&
+    pointer?.value.deployId === plan.deployId &&
+    !(await rollbackPinLifted(site, plan.deployId));
   return finishMoved(site, { ...(pins ? pending : unpinned), plan }, options);
 }
 

@@ -80,7 +80,7 @@ import {
   readEnvironmentMarker,
 } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
-import { type PinRecord, pinRolledBack } from '../state/pin.ts';
+import { type PinRecord, pinRolledBack, rollbackPinLifted } from '../state/pin.ts';
 import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
@@ -991,8 +991,10 @@ async function heldToItsWrites(
     }
   }
   // Only a rollback pins, once finished (the store naming its switch, checked above).
+  // Nor one whose pin a later change lifted or replaced: pinning again would undo that change.
   const { pinOnSuccess, ...unpinned } = pending;
-  if (pinOnSuccess && pending.op !== 'rollback') pending = unpinned;
+  if (pinOnSuccess && (pending.op !== 'rollback' || (await rollbackPinLifted(site, plan.deployId))))
+    pending = unpinned;
   if (pending.op === 'canary-start') {
     const manifest =
       typeof plan.app === 'string' && typeof plan.commit === 'string'

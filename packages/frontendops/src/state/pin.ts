@@ -210,6 +210,22 @@ export async function pinRolledBack(
 }
 
 /**
+ * Whether a stopped rollback's pin (of `deployId`, pinRolledBack) is recorded and a later pin change
+ * (an unpin, a promote, another pin) lifted or replaced it: finishing that rollback then does not pin
+ * again, which undid that change. Reads the chain back to its pin, or to its own record (no pin
+ * after it); the whole chain only for one stopped before its record (no pin either).
+ */
+export async function rollbackPinLifted(site: Site, deployId: string): Promise<boolean> {
+  const own = (e: AuditEntry) => e.data.deployId === deployId;
+  const ownPin = (e: AuditEntry) => e.type === 'pin' && own(e) && e.data.cause === 'rollback';
+  const mark = (e: AuditEntry) => ownPin(e) || (e.type === 'rollback' && own(e));
+  const { entries } = await newestBindings(site.state, site.target.statePrefix, [], { also: mark });
+  const at = entries.findLastIndex(mark);
+  if (at < 0 || !ownPin(entries[at] as AuditEntry)) return false;
+  return entries.slice(at + 1).some((e) => e.objects?.[PIN] !== undefined);
+}
+
+/**
  * Audits who lifted the pin and how ('unpin', or the promote that made another release live), then
  * removes it: entry first, as for writePin (unpinning again finishes a stop between the two). The
  * caller holds the deploy lock, and asks it through `lock` as for writePin; a promote's, which does

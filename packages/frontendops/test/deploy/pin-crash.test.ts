@@ -195,4 +195,25 @@ describe('a pin deleted by hand right after it is put back by the next change', 
     expect((await readPin(atomic.site))?.commit).toBe(C[0]);
     expect((await verifyAudit(atomic.site.state, prefix)).problems).toEqual([]);
   });
+
+  it('a rollback stopped after its pin, then unpinned: the next deploy does not pin it again', async () => {
+    const prefix = atomic.target.statePrefix;
+    if (await readPin(atomic.site)) await unpinRelease(atomic.site, { request });
+    await deployArtifact(atomic.site, { app: APP, commit: C[1], request });
+    // Stopped at removing its crash-recovery record, after its pin of C[0] landed.
+    const stopping = stoppingSite(
+      atomic.site,
+      (key, body) => key.endsWith('pending.json') && body === undefined,
+    );
+    await expect(rollbackRelease(stopping, { request })).rejects.toThrow('the process stopped');
+    expect(await readPin(atomic.site)).toMatchObject({ commit: C[0], cause: 'rollback' });
+    expect((await unpinRelease(atomic.site, { request })).cleared?.commit).toBe(C[0]);
+    // Before, finishing the stopped rollback pinned C[0] again, undoing the unpin: PINNED.
+    expect((await deployArtifact(atomic.site, { app: APP, commit: C[1], request })).outcome).toBe(
+      'succeeded',
+    );
+    expect(await readPin(atomic.site)).toBeNull();
+    expect((await verifyAudit(atomic.site.state, prefix)).problems).toEqual([]);
+    await deployArtifact(atomic.site, { app: APP, commit: C[0], request }); // as the other case starts
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { unpinRelease } from '../../src/deploy/pin.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -50,5 +51,24 @@ it('a deploy after a rollback stopped past its pointer is refused by the pin the
   const now = await live();
   expect(now?.commit).toBe(V1);
   expect(await readPin(t.site)).toMatchObject({ commit: V1, cause: 'rollback', deployId: now?.deployId });
+  expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+});
+
+it('a rollback stopped after its pin, then unpinned: the next deploy does not pin it again', async () => {
+  await unpinRelease(t.site, { request: request('thaw') });
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('v2 again') });
+  // Stopped at removing its crash-recovery record, after its pin of v1 landed.
+  const stopping = stoppingSite(t.site, (key, body) => key.endsWith('/pending.json') && body === undefined);
+  await expect(rollbackRelease(stopping, { request: request('roll back') })).rejects.toThrow();
+  expect(await readPin(t.site)).toMatchObject({ commit: V1, cause: 'rollback' });
+  expect((await unpinRelease(t.site, { request: request('thaw after the rollback') })).cleared?.commit).toBe(
+    V1,
+  );
+
+  // Before, it finished the stopped rollback by pinning v1 again, undoing the unpin: PINNED.
+  const deployed = await deployArtifact(t.site, { app: APP, commit: V3, request: request('deploy v3') });
+  expect(deployed.outcome).toBe('succeeded');
+  expect((await live())?.commit).toBe(V3);
+  expect(await readPin(t.site)).toBeNull();
   expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
 });
