@@ -6,7 +6,7 @@
  */
 import { type AuditHead, formatAuditHead } from '../contract/audit-head.ts';
 import { samePointer } from '../engine/atomic-plan.ts';
-import { isFrontendOpsError } from '../errors.ts';
+import { alsoSaying, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead } from '../state/audit.ts';
@@ -42,7 +42,34 @@ export async function anchorApprovalUse(
   site: Pick<Site, 'state' | 'target'>,
   store: ReleaseStore,
   read: ReleasePointerRead,
+  /** What stays so if the anchor fails, and what to do (anchorRecorded's `unanchored`); unset: said as it is. */
+  unanchored?: string,
 ): Promise<string> {
   const head = await readAuditHead(site.state, site.target.statePrefix);
-  return head ? anchorAuditHead(store, head, read) : read.etag;
+  if (!head) return read.etag;
+  return unanchored
+    ? anchorRecorded(store, head, read, { recorded: "The approval's use", unanchored })
+    : anchorAuditHead(store, head, read);
+}
+
+/**
+ * anchorAuditHead of an entry already on the chain (`recorded`: what it records, an adoption, an
+ * approval's use). An anchor that fails says what landed (the entry) and what did not (the anchor),
+ * then `unanchored`: what stays so, and what to do.
+ */
+export function anchorRecorded(
+  store: ReleaseStore,
+  head: AuditHead,
+  read: ReleasePointerRead,
+  words: { recorded: string; unanchored: string },
+): Promise<string> {
+  return anchorAuditHead(store, head, read).catch((error: unknown) => {
+    if (!(error instanceof FrontendOpsError)) throw error;
+    const recorded = `${words.recorded} is recorded (audit entry ${head.seq})`;
+    throw alsoSaying(
+      error,
+      `${recorded}, but its head is not anchored in the CDN's release store: ${words.unanchored}`,
+      { changed: recorded.replace(/^The /, 'the ') },
+    );
+  });
 }

@@ -543,8 +543,13 @@ async function settlePin(
     const approval = pin ? await options.authorize?.(liftingPin(plan, pin)) : undefined;
     // On an atomic stack its use is anchored, as a change's is (no switch follows it either).
     const { releases } = site;
-    if (approval && site.mode === 'atomic' && releases)
-      await anchorApprovalUse(site, releases, await releases.read());
+    if (approval && pin && site.mode === 'atomic' && releases)
+      await anchorApprovalUse(
+        site,
+        releases,
+        await releases.read(),
+        `the pin on ${pin.deployId} was not lifted, and stays. Run the promote again: this approval is used, so it asks for a new approval.`,
+      );
     const unpinned = await clearPin(site, {
       by: request.actor,
       reason: request.message ?? null,

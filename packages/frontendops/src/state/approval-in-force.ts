@@ -3,9 +3,9 @@
  * records the configured one (approval-policy.ts says why approvals are held to what the log records).
  */
 
-import { anchorAuditHead } from '../atomic/anchored-head.ts';
+import { anchorRecorded } from '../atomic/anchored-head.ts';
 import type { ApprovalPolicy } from '../config.ts';
-import { alsoSaying, FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
   adoptedWords,
@@ -91,12 +91,9 @@ export async function adoptApprovalPolicy(site: Site, by: string, now: number): 
   // On an atomic stack, anchored where whoever can write only the state bucket cannot cut it.
   const { releases } = site;
   if (site.mode === 'atomic' && releases) {
-    await anchorAuditHead(releases, entry, await releases.read()).catch((error: unknown) => {
-      if (!(error instanceof FrontendOpsError)) throw error;
-      throw alsoSaying(
-        error,
-        `The adoption is recorded (audit entry ${entry.seq}), but its head is not anchored in the CDN's release store: until an approval is next used there, only the state bucket holds it.`,
-      );
+    await anchorRecorded(releases, entry, await releases.read(), {
+      recorded: 'The adoption',
+      unanchored: 'until an approval is next used there, only the state bucket holds it.',
     });
   }
   return entry;

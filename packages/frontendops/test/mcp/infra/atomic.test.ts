@@ -14,8 +14,9 @@ import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { artifactFileKey } from '../../../src/engine/manifest.ts';
+import { FrontendOpsError } from '../../../src/errors.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
-import type { ReleasePointer } from '../../../src/ports.ts';
+import type { ReleasePointer, ReleaseStore } from '../../../src/ports.ts';
 import { adoptApprovalPolicy, approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { changeDigest, checkSignedApproval, consumeApproval, isUsed } from '../../../src/state/approvals.ts';
 import {
@@ -91,11 +92,11 @@ afterAll(async () => {
 });
 
 /** The stack protected, with Ada (a key of her own) its approver, behind an infra server of its own. */
-async function guardedStack() {
+async function guardedStack(releases: ReleaseStore = t.site.releases as ReleaseStore) {
   const keys = await mkdtemp(join(tmpdir(), 'frontendops-canary-keys-'));
   const keyPath = join(keys, 'ada.pem');
   const approvers = { Ada: await createApproverKey(keyPath, undefined) };
-  const site = { ...t.site, protected: true, approval: { approvers, trustElicitation: false } };
+  const site = { ...t.site, releases, protected: true, approval: { approvers, trustElicitation: false } };
   const guarded = await connectInfra(infraServerOn(site));
   /** Ada approves the request open for `deployId`; returns what she was shown. */
   const approve = (deployId: string) => approveShown(site, keyPath, deployId);
@@ -435,6 +436,42 @@ describe('infra tools on an atomic stack', () => {
       expect((await guarded.call('get_status')).structured).toMatchObject({ pin: { commit: C[0] } });
       expect(await isUsed(site, approved?.nonce ?? '')).toBe(false);
       expect((await readAuditHead(site.state, prefix))?.seq).toBe(before.seq);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a promote of the live release whose use is not anchored says it is used and the pin kept', async () => {
+    // Every write of the anchor fails, as when the release store keeps changing under it.
+    await rolledBack.restore();
+    const real = t.site.releases as ReleaseStore;
+    const changed = () =>
+      Promise.reject(
+        new FrontendOpsError('PRECONDITION_FAILED', 'The release store changed after it was read.'),
+      );
+    const { guarded, approve, site, close } = await guardedStack({ ...real, anchorAuditHead: changed });
+    try {
+      const asked = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      const deployId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+      await approve(deployId);
+      const [approved] = await findApprovalRequests(site, deployId);
+      const headBefore = (await real.read()).auditHead;
+      const lifted = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(lifted.isError, lifted.text).toBe(true);
+      const use = (await readAudit(site.state, site.target.statePrefix)).findLast(
+        (e) => e.type === 'approval-used',
+      ) as AuditEntry;
+      expect(lifted.text).toMatch(/PRECONDITION_FAILED/);
+      expect(lifted.text).toContain(`The approval's use is recorded (audit entry ${use.seq})`);
+      expect(lifted.text).toMatch(/not anchored in the CDN's release store/);
+      expect(lifted.text).toMatch(/the pin on .* was not lifted/);
+      expect(lifted.text).toMatch(/a new approval/);
+      // What it says: the approval used, its head not anchored, the pin kept; a run again asks anew.
+      expect(await isUsed(site, approved?.nonce ?? '')).toBe(true);
+      expect((await real.read()).auditHead).toEqual(headBefore);
+      expect((await guarded.call('get_status')).structured).toMatchObject({ pin: { commit: C[0] } });
+      const again = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(again.text).toMatch(/APPROVAL_REQUIRED/);
     } finally {
       await close();
     }
