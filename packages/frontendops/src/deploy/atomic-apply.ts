@@ -230,7 +230,8 @@ export async function runAtomic(
     // stopped past its switch (settleAtomic): the dry run names that one, in its words.
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
     const prepared = await chosen().catch(async (error: unknown) => {
-      const finishing = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
+      const finishing =
+        stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped) : null;
       // The run's refusal before it chooses (a deploy's pin: pinChecked) comes first, as it would.
       const before = isFrontendOpsError(error, 'PINNED')
         ? null
@@ -251,7 +252,8 @@ export async function runAtomic(
     const drift = await storeDrift(site, ctx, recorded);
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so; another release: the run finishes it first, then this plan.
-    const finished = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
+    const finished =
+      stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped) : null;
     return {
       ...summarize(prepared.plan, {
         dryRun: true,
@@ -1767,13 +1769,18 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
  */
 const finishedBy = (stopped: AtomicPending, plan: AtomicPlan): boolean => stopped.plan.commit === plan.commit;
 
-/** A stopped operation as the dry run (finishes) and the run name it. */
-const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
+/**
+ * A stopped operation as the dry run (finishes) and the run name it: a rollback pins when finished,
+ * unless a later pin change lifted or replaced its pin (rollbackPinLifted), as the pending check does.
+ */
+const stoppedChange = async (site: Site, stopped: AtomicPending): Promise<StoppedChange> => ({
   deployId: stopped.plan.deployId,
   kind: stopped.op,
   app: stopped.plan.app,
   commit: stopped.plan.commit,
-  ...(stopped.pinOnSuccess && stopped.op === 'rollback'
+  ...(stopped.pinOnSuccess &&
+  stopped.op === 'rollback' &&
+  !(await rollbackPinLifted(site, stopped.plan.deployId))
     ? { pins: true as const, by: stopped.request.actor, reason: stopped.request.message ?? null }
     : {}),
 });

@@ -22,6 +22,7 @@ import {
   pinLifted,
   pinRolledBack,
   readPin,
+  rollbackPinLifted,
 } from '../state/pin.ts';
 import {
   canaryRowRefusal,
@@ -178,7 +179,7 @@ async function deployInPlace(
     options.onEvent?.({ type: 'plan', plan });
     // This release live by a change stopped before it was recorded: the run finishes that one, with
     // nothing else to do, and says so; another release: the run finishes it first, then this plan.
-    const finished = stopped && pending ? stoppedChangeOf(pending) : null;
+    const finished = stopped && pending ? await stoppedChangeOf(site, pending) : null;
     return {
       ...summarize(plan, { dryRun: true, started, request: options.request }),
       ...(finished ? (plan.noop ? { finishes: finished } : { finishesFirst: finished }) : {}),
@@ -259,7 +260,12 @@ async function deployInPlace(
     if (interrupted.status === 'rejected') throw interrupted.reason;
     // Held to the pin a stopped rollback it finishes leaves (its own); judged again once finished.
     if (checkPin)
-      assertDeployAllowed(pin.value, site.target.stack, manifest.commit, pinsOnFinish(interrupted.value));
+      assertDeployAllowed(
+        pin.value,
+        site.target.stack,
+        manifest.commit,
+        await pinsOnFinish(site, interrupted.value),
+      );
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     // Refused after it finished a stopped change (a deploy of another build than a stopped rollback's
@@ -340,19 +346,24 @@ async function deployInPlace(
   });
 }
 
-/** A stopped rollback someone asked for pins its release when finished (pinRolledBack): its release. */
-const pinsOnFinish = (pending: PendingDeploy | null) =>
-  pending?.pinOnSuccess && pending.plan.kind === 'rollback'
+/**
+ * A stopped rollback someone asked for pins its release when finished (pinRolledBack): its release;
+ * not when a later pin change lifted or replaced the pin it set (rollbackPinLifted), as finishDeploy.
+ */
+const pinsOnFinish = async (site: Site, pending: PendingDeploy | null) =>
+  pending?.pinOnSuccess &&
+  pending.plan.kind === 'rollback' &&
+  !(await rollbackPinLifted(site, pending.plan.deployId))
     ? { commit: pending.plan.commit, pins: true as const }
     : null;
 
 /** A stopped change as the dry run names it (finishes, finishesFirst), with what its finish pins. */
-const stoppedChangeOf = (pending: PendingDeploy): StoppedChange => ({
+const stoppedChangeOf = async (site: Site, pending: PendingDeploy): Promise<StoppedChange> => ({
   deployId: pending.plan.deployId,
   kind: pending.plan.kind,
   app: pending.plan.app,
   commit: pending.plan.commit,
-  ...(pinsOnFinish(pending)
+  ...((await pinsOnFinish(site, pending))
     ? { pins: true as const, by: pending.request.actor, reason: pending.request.message ?? null }
     : {}),
 });

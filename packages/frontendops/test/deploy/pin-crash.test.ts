@@ -15,6 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
+import { pinRefusalAhead } from '../../src/deploy/pin-ahead.ts';
 import type { Site } from '../../src/site.ts';
 import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
@@ -208,6 +209,12 @@ describe('a pin deleted by hand right after it is put back by the next change', 
     await expect(rollbackRelease(stopping, { request })).rejects.toThrow('the process stopped');
     expect(await readPin(atomic.site)).toMatchObject({ commit: C[0], cause: 'rollback' });
     expect((await unpinRelease(atomic.site, { request })).cleared?.commit).toBe(C[0]);
+    // Its dry run says what the run does: no pin again, nothing refused ahead (before: pins true,
+    // refused PINNED ahead).
+    const dry = await deployArtifact(atomic.site, { app: APP, commit: C[1], request, dryRun: true });
+    expect(dry.finishesFirst).toMatchObject({ kind: 'rollback', commit: C[0] });
+    expect(dry.finishesFirst?.pins).toBeUndefined();
+    expect(await pinRefusalAhead(atomic.site, dry)).toBeNull();
     // Before, finishing the stopped rollback pinned C[0] again, undoing the unpin: PINNED.
     expect((await deployArtifact(atomic.site, { app: APP, commit: C[1], request })).outcome).toBe(
       'succeeded',

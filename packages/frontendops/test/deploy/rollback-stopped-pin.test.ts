@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { unpinRelease } from '../../src/deploy/pin.ts';
+import { pinRefusalAhead } from '../../src/deploy/pin-ahead.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -65,6 +66,12 @@ it('a rollback stopped after its pin, then unpinned: the next deploy does not pi
     V1,
   );
 
+  // Its dry run says what the run does: finishes the rollback first without pinning v1 again, and
+  // the deploy is not refused ahead as pinned (before: pins true, refused PINNED ahead).
+  const dry = await deployArtifact(t.site, { app: APP, commit: V3, request: request('v3?'), dryRun: true });
+  expect(dry.finishesFirst).toMatchObject({ kind: 'rollback', commit: V1 });
+  expect(dry.finishesFirst?.pins).toBeUndefined();
+  expect(await pinRefusalAhead(t.site, dry)).toBeNull();
   // Before, it finished the stopped rollback by pinning v1 again, undoing the unpin: PINNED.
   const deployed = await deployArtifact(t.site, { app: APP, commit: V3, request: request('deploy v3') });
   expect(deployed.outcome).toBe('succeeded');
