@@ -28,7 +28,7 @@ import {
 } from '../state/audit.ts';
 import { TAGGED_KINDS } from '../state/audit-entry.ts';
 import { LIVE, PUBLISH_LOG, recordName } from '../state/names.ts';
-import { pinRolledBack, rollbackPinLifted } from '../state/pin.ts';
+import { pinRolledBack, pinsWhenFinished } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
@@ -207,10 +207,7 @@ export async function finishDeploy(
   const { pinOnSuccess, ...unpinned } = pending;
   // Nor one whose pin a later change lifted or replaced: pinning again would undo that change.
   const pins =
-    pinOnSuccess &&
-    plan.kind === 'rollback' &&
-    pointer?.value.deployId === plan.deployId &&
-    !(await rollbackPinLifted(site, plan.deployId));
+    pointer?.value.deployId === plan.deployId && (await pinsWhenFinished(site, { ...plan, pinOnSuccess }));
   return finishMoved(site, { ...(pins ? pending : unpinned), plan }, options);
 }
 

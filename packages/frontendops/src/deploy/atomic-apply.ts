@@ -80,7 +80,7 @@ import {
   readEnvironmentMarker,
 } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
-import { type PinRecord, pinRolledBack, rollbackPinLifted } from '../state/pin.ts';
+import { type PinRecord, pinRolledBack, pinsWhenFinished } from '../state/pin.ts';
 import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
@@ -995,7 +995,10 @@ async function heldToItsWrites(
   // Only a rollback pins, once finished (the store naming its switch, checked above).
   // Nor one whose pin a later change lifted or replaced: pinning again would undo that change.
   const { pinOnSuccess, ...unpinned } = pending;
-  if (pinOnSuccess && (pending.op !== 'rollback' || (await rollbackPinLifted(site, plan.deployId))))
+  if (
+    pinOnSuccess &&
+    !(await pinsWhenFinished(site, { ...pending, kind: pending.op, deployId: plan.deployId }))
+  )
     pending = unpinned;
   if (pending.op === 'canary-start') {
     const manifest =
@@ -1771,16 +1774,14 @@ const finishedBy = (stopped: AtomicPending, plan: AtomicPlan): boolean => stoppe
 
 /**
  * A stopped operation as the dry run (finishes) and the run name it: a rollback pins when finished,
- * unless a later pin change lifted or replaced its pin (rollbackPinLifted), as the pending check does.
+ * unless a later pin change lifted or replaced its pin (pinsWhenFinished), as the pending check does.
  */
 const stoppedChange = async (site: Site, stopped: AtomicPending): Promise<StoppedChange> => ({
   deployId: stopped.plan.deployId,
   kind: stopped.op,
   app: stopped.plan.app,
   commit: stopped.plan.commit,
-  ...(stopped.pinOnSuccess &&
-  stopped.op === 'rollback' &&
-  !(await rollbackPinLifted(site, stopped.plan.deployId))
+  ...((await pinsWhenFinished(site, { ...stopped, kind: stopped.op, deployId: stopped.plan.deployId }))
     ? { pins: true as const, by: stopped.request.actor, reason: stopped.request.message ?? null }
     : {}),
 });

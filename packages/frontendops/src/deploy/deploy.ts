@@ -21,8 +21,8 @@ import {
   type PinRecord,
   pinLifted,
   pinRolledBack,
+  pinsWhenFinished,
   readPin,
-  rollbackPinLifted,
 } from '../state/pin.ts';
 import {
   canaryRowRefusal,
@@ -347,13 +347,10 @@ async function deployInPlace(
 }
 
 /**
- * A stopped rollback someone asked for pins its release when finished (pinRolledBack): its release;
- * not when a later pin change lifted or replaced the pin it set (rollbackPinLifted), as finishDeploy.
+ * What a stopped change's finish pins (pinsWhenFinished): a rollback's release, as finishDeploy.
  */
 const pinsOnFinish = async (site: Site, pending: PendingDeploy | null) =>
-  pending?.pinOnSuccess &&
-  pending.plan.kind === 'rollback' &&
-  !(await rollbackPinLifted(site, pending.plan.deployId))
+  pending && (await pinsWhenFinished(site, { ...pending.plan, pinOnSuccess: pending.pinOnSuccess }))
     ? { commit: pending.plan.commit, pins: true as const }
     : null;
 

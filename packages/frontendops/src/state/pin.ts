@@ -226,6 +226,23 @@ export async function rollbackPinLifted(site: Site, deployId: string): Promise<b
 }
 
 /**
+ * Whether a stopped change pins its release when it is finished: a rollback someone asked for
+ * (`pinOnSuccess`, pinRolledBack), unless a later pin change lifted or replaced the pin it set
+ * (rollbackPinLifted: pinning again would undo that change). The one rule the runs that finish a
+ * stopped change and their dry runs ask, in place and atomic; the chain is read only for such a rollback.
+ */
+export async function pinsWhenFinished(
+  site: Site,
+  stopped: { kind: string; deployId: string; pinOnSuccess?: boolean | undefined },
+): Promise<boolean> {
+  return (
+    stopped.pinOnSuccess === true &&
+    stopped.kind === 'rollback' &&
+    !(await rollbackPinLifted(site, stopped.deployId))
+  );
+}
+
+/**
  * Audits who lifted the pin and how ('unpin', or the promote that made another release live), then
  * removes it: entry first, as for writePin (unpinning again finishes a stop between the two). The
  * caller holds the deploy lock, and asks it through `lock` as for writePin; a promote's, which does
