@@ -127,7 +127,10 @@ interface Change {
   auditHead?: string;
   /** The infra server's receipt for the finished change (mcp/receipts.ts). */
   receipt?: string;
-  /** The words of the request that made it, where another request did (a change finished first). */
+  /**
+   * The words of the request that made it (this request's, or another's for a change finished first)
+   * as the infra server gives them for its tag: the stack's sensitive values hidden.
+   */
   request?: string;
 }
 
@@ -704,22 +707,16 @@ export function createToolGate(options: GateOptions): ToolGate {
       commit: String(from.commit),
       artifactDigest: String(from.artifactDigest),
       ...auditHeadOf(from),
-      ...receiptOf(from),
+      ...tagOf(from),
     });
     if (TAGGED_CHANGES.has(name) && synced && typeof data.deployId === 'string') changes.push(changeOf(data));
     // A stopped change run_sync finished first went live for everyone, and is recorded: it is tagged
-    // too, with what the infra server answered for it (the words of the request that made it
-    // included), never a planner's values.
+    // too, with what the infra server answered for it, never a planner's values.
     const first = asObject(data.finishedFirstChange);
-    if (name === 'run_sync' && first && typeof first.deployId === 'string') {
-      changes.push({
-        ...changeOf(first),
-        ...(typeof first.request === 'string' ? { request: first.request } : {}),
-      });
-    }
+    if (name === 'run_sync' && first && typeof first.deployId === 'string') changes.push(changeOf(first));
     if (name === 'invalidate_cdn' && typeof data.deployId === 'string') {
       const change = changes.find((c) => c.deployId === data.deployId);
-      if (change) Object.assign(change, auditHeadOf(data), receiptOf(data));
+      if (change) Object.assign(change, auditHeadOf(data), tagOf(data));
     }
   }
 
@@ -842,9 +839,14 @@ function withoutRequestInfo(schema: Record<string, unknown>): Record<string, unk
   return { ...schema, properties, ...(required ? { required } : {}) };
 }
 
-/** The receipt of an infra result, when there is one. */
-const receiptOf = (data: Record<string, unknown>): { receipt?: string } =>
-  typeof data.receipt === 'string' ? { receipt: data.receipt } : {};
+/**
+ * What an infra result gives a deploy tag, when it gives it: its receipt, and the words of the
+ * request that made it, the stack's sensitive values hidden (the git server cannot hide them).
+ */
+const tagOf = (data: Record<string, unknown>): { receipt?: string; request?: string } => ({
+  ...(typeof data.receipt === 'string' ? { receipt: data.receipt } : {}),
+  ...(typeof data.request === 'string' ? { request: data.request } : {}),
+});
 
 /** The auditHead of an infra result as a deploy tag carries it, when there is one. */
 function auditHeadOf(data: Record<string, unknown>): { auditHead?: string } {

@@ -116,6 +116,17 @@ const receipt = z
     'The infra server vouching for this deployment: pass it unchanged to create_deploy_tag; null when there is nothing to tag (nothing changed, a canary not yet live for everyone, or a change that failed because the CDN did not serve it)',
   );
 
+/**
+ * The words a deploy tag carries of the request that made a deployment: the infra server's, which
+ * knows the stack's sensitive values and hides them (the git server knows no stack, and every later
+ * model reads the tags).
+ */
+const tagWords = z
+  .string()
+  .describe(
+    "The words of the request that made it, as its deploy tag carries them (the stack's sensitive values hidden): pass them to create_deploy_tag as request",
+  );
+
 /** A change the CDN did not serve is put back at once: the deployment that did it. */
 const rolledBackTo = z
   .string()
@@ -131,6 +142,7 @@ const finishedChange = {
   verification,
   auditHead,
   receipt,
+  request: tagWords.nullable().describe(`${tagWords.description}; null where receipt is null`),
   rolledBackTo,
 };
 
@@ -224,7 +236,7 @@ export const TOOLS = {
           commit: z.string(),
           artifactDigest: z.string(),
           auditHead,
-          request: z.string().describe('The words of the request that made it, for its tag'),
+          request: tagWords,
           receipt: receipt.unwrap(),
         })
         .optional()
@@ -268,6 +280,7 @@ export const TOOLS = {
       outcome: z.string().describe('The recorded outcome: succeeded, failed, superseded'),
       auditHead,
       receipt,
+      request: finishedChange.request,
       rolledBackTo,
     }),
   }),

@@ -311,6 +311,28 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(asked).toHaveLength(0);
   });
 
+  it("a deploy tag the agent makes hides the stack's buckets in the request's words, as the CLI's does", async (context) => {
+    // Every later request's model reads the tags (list_deploy_tags); the git server cannot hide what
+    // it does not know, so the infra server, which knows the stack, gives the words the tag carries.
+    told.need(context, DEPLOYED);
+    await story.start.restore();
+    const { hostingBucket, artifactsBucket } = e.t.target;
+    const result = await run(
+      `Deploy the latest dashboard. Note: it is served from bucket ${hostingBucket}, builds kept in bucket ${artifactsBucket}.`,
+    );
+    expect(result.outcome, result.message).toBe('succeeded');
+    const message = await e.repo.git(['tag', '-l', '--format=%(contents)', String(result.tag)]);
+    expect(message).toContain('Note: it is served from bucket [hidden], builds kept in bucket [hidden].');
+    const listed = await clients.git.callTool({ name: 'list_deploy_tags', arguments: {} });
+    for (const bucket of [hostingBucket, artifactsBucket]) {
+      expect(message).not.toContain(bucket);
+      expect(JSON.stringify(listed)).not.toContain(bucket);
+    }
+    // The deployment's record keeps the words as they were asked: the state is not the model's.
+    const record = await e.t.site.records.readRecord(String(result.deployId));
+    expect(record?.request.text).toContain(hostingBucket);
+  });
+
   it('words that say not to, name two changes, or a sha or share it cannot read change nothing, even with --yes', async (context) => {
     told.need(context, DEPLOYED);
     await story.deployed.restore();

@@ -11,7 +11,8 @@ import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
-import { rollbackPart } from '../../git/deploy-tag.ts';
+import { rollbackPart, tagRequest } from '../../git/deploy-tag.ts';
+import type { HiddenTarget } from '../../hidden-words.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import { forOperation, type Site } from '../../site.ts';
 import { approvedByOf } from '../../state/approval-policy.ts';
@@ -63,11 +64,17 @@ export interface InfraToolContext {
     request: RequestInfo,
   ): Promise<Pick<DeploySummary, 'plan' | 'finishes' | 'finishesFirst'>>;
   /**
-   * The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts); null for a
-   * no-op, which made no deployment (its planned id was never recorded) and so has none to tag, and
-   * for one that failed (the CDN did not serve it): a deploy tag records a release made live.
+   * What create_deploy_tag takes from a finished deployment besides its values: the receipt that
+   * vouches for it (mcp/receipts.ts), and the words of the request that made it as its tag carries
+   * them, the stack's sensitive values hidden (tagRequest: the git server, which knows no stack,
+   * cannot hide them, and every later model reads the tags). Both null for a no-op, which made no
+   * deployment (its planned id was never recorded) and so has none to tag, and for one that failed
+   * (the CDN did not serve it): a deploy tag records a release made live.
    */
-  receipt(change: ReceiptFields): Promise<string | null>;
+  tagging(
+    change: ReceiptFields,
+    target: HiddenTarget,
+  ): Promise<{ receipt: string | null; request: string | null }>;
   /**
    * Loads the receipt key, refusing one others could read or replace (mcp/receipts.ts), before a
    * change: a change that went live could not be vouched for afterwards, so it is refused first.
@@ -100,6 +107,8 @@ export type ReceiptFields = Pick<
   DeploySummary,
   'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
 > & {
+  /** Who asked, in what words: the tag's words (tagRequest). */
+  request: Parameters<typeof tagRequest>[0];
   kind: string;
   noop?: boolean;
   outcome: string;
@@ -133,20 +142,23 @@ export function createInfraToolContext(input: {
     verifyTimeoutMs: input.verifyTimeoutMs,
     now,
     notice: input.notice ?? ((text) => void process.stderr.write(`note: ${text}\n`)),
-    receipt: async (change) =>
+    tagging: async (change, target) =>
       change.noop || change.outcome !== 'succeeded'
-        ? null
-        : issueReceipt(await receiptKey(), {
-            stack: change.stack,
-            deployId: change.deployId,
-            commit: change.commit,
-            artifactDigest: change.artifactDigest,
-            auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
-            ...rollbackPart({
-              ...change,
-              fromCommit: 'fromCommit' in change ? change.fromCommit : change.plan.fromCommit,
+        ? { receipt: null, request: null }
+        : {
+            receipt: issueReceipt(await receiptKey(), {
+              stack: change.stack,
+              deployId: change.deployId,
+              commit: change.commit,
+              artifactDigest: change.artifactDigest,
+              auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
+              ...rollbackPart({
+                ...change,
+                fromCommit: 'fromCommit' in change ? change.fromCommit : change.plan.fromCommit,
+              }),
             }),
-          }),
+            request: tagRequest(change.request, target),
+          },
     async receiptKeyUsable() {
       await receiptKey();
     },
@@ -443,17 +455,18 @@ export function changeResultOf(
 
 /**
  * What a change that makes a retained or published release live answers (the contract's
- * releaseChange: rollback, promote_release): the change's fields, its receipt for the deploy tag,
+ * releaseChange: rollback, promote_release): the change's fields, its receipt and words for the deploy tag,
  * what was live before it and what was invalidated.
  */
 export async function releaseChangeOf(
   t: InfraToolContext,
+  site: Site,
   summary: DeploySummary,
   gate: { by: string; via: string; note?: string },
 ) {
   return {
     ...changeResultOf(summary, gate),
-    receipt: await t.receipt(summary),
+    ...(await t.tagging(summary, site.target)),
     fromCommit: summary.plan.fromCommit,
     invalidationIds: summary.invalidation?.ids ?? [],
     paths: summary.invalidation?.paths ?? [],

@@ -121,7 +121,9 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
   const data = {
     ...changeResultOf(summary, gate),
     // A canary's start or abort makes no release live for everyone: nothing a deploy tag records.
-    receipt: ISSUES_RECEIPT.has(spec.tool) ? await t.receipt(summary) : null,
+    ...(ISSUES_RECEIPT.has(spec.tool)
+      ? await t.tagging(summary, site.target)
+      : { receipt: null, request: null }),
     releaseId: summary.releaseId,
     ...spec.extra(summary),
   };

@@ -89,7 +89,7 @@ export function registerPinTools(t: InfraToolContext): void {
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;
       const data = {
-        ...(await releaseChangeOf(t, summary, gate)),
+        ...(await releaseChangeOf(t, site, summary, gate)),
         unpinned: summary.unpinned ? toPinView(summary.unpinned) : null,
       };
       const lifted = summary.unpinned ? ' The pin is cleared.' : '';

@@ -24,7 +24,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;
       const data = {
-        ...(await releaseChangeOf(t, summary, gate)),
+        ...(await releaseChangeOf(t, site, summary, gate)),
         pinned: Boolean(summary.pinned),
       };
       return toolSuccess(

@@ -15,7 +15,6 @@ import { changeNoun, describePlan, finishedFirstSentence } from '../../engine/de
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
-import { tagRequest } from '../../git/deploy-tag.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
 import type { Site } from '../../site.ts';
@@ -32,7 +31,7 @@ import {
 } from './context.ts';
 
 export function registerSyncTools(t: InfraToolContext): void {
-  const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy, receipt } = t;
+  const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy, tagging } = t;
   const guard = secrecy.guard;
 
   registerContractTool(
@@ -254,7 +253,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         },
         outcome: record.outcome,
         auditHead,
-        receipt: await receipt({ ...record, auditHead }),
+        ...(await tagging({ ...record, auditHead }, site.target)),
         rolledBackTo: rolledBackTo ?? null,
       };
       const back = rolledBackTo
@@ -284,21 +283,17 @@ async function finishedFirstChange(
 ) {
   const { stack } = site.target;
   if (!change) return {};
-  const receipt = await t.receipt({
-    // A rollback's receipt says what it took down, as its tag does (rollbackPart).
-    ...change,
-    stack,
-    outcome: 'succeeded',
-  });
-  if (!receipt) return {};
+  // A rollback's receipt says what it took down, as its tag does (rollbackPart); its words are the
+  // request that made it, as the CLI's tag has them.
+  const { receipt, request } = await t.tagging({ ...change, stack, outcome: 'succeeded' }, site.target);
+  if (!receipt || request === null) return {};
   return {
     finishedFirstChange: {
       deployId: change.deployId,
       commit: change.commit,
       artifactDigest: change.artifactDigest,
       auditHead: change.auditHead,
-      // Its words with the stack's secrets hidden before they are cut, as the CLI's tag has them.
-      request: tagRequest(change.request, site.target),
+      request,
       receipt,
     },
   };
