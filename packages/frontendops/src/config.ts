@@ -384,8 +384,8 @@ export async function loadConfig(
   return absolutePaths(parsed.data, dirname(file));
 }
 
-/** A configuration is a few kilobytes; one larger than this is not read. */
-const CONFIG_MAX_BYTES = 1024 * 1024;
+/** A configuration is a few kilobytes; one larger than this is not read (the agent's MCP configuration too). */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
 
 /**
  * The configuration's text (readSmallFile). What the file is, whoever changes the repository

@@ -3,14 +3,15 @@
  * (the format MCP hosts share), or by default our own two spawned over stdio from this checkout. Every
  * client declares the elicitation capability so the infra server can ask for approval in-band.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import * as z from 'zod';
 import { inGitHubJob } from '../approval/github-job.ts';
+import { CONFIG_MAX_BYTES } from '../config.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import { readSmallFile } from '../private-file.ts';
 import type { AgentClients } from './types.ts';
 
 const stdioServer = z.strictObject({
@@ -56,16 +57,34 @@ export function defaultMcpConfig(
   };
 }
 
-/** Reads and checks an mcpServers file; BAD_INPUT names what is wrong. */
+const MCP_CONFIG_SHAPE =
+  'Expected a JSON file like {"mcpServers": {"infra": {"command": "…", "args": […]}, "git": {…}}}.';
+
+/**
+ * Reads and checks an mcpServers file; BAD_INPUT names what is wrong. Whoever commits it chooses
+ * what the path is (a workflow's `agent --config`): a huge file, or a link to /dev/zero or a pipe,
+ * is refused unread, as the FrontendOps configuration is (readSmallFile, CONFIG_MAX_BYTES).
+ */
 export async function loadMcpConfig(path: string, cwd: string = process.cwd()): Promise<McpConfig> {
   const file = resolve(cwd, path);
+  const read = await readSmallFile(file, CONFIG_MAX_BYTES).catch((error: unknown) => {
+    throw badInput(
+      `Cannot read the MCP configuration ${file}: ${(error as Error).message}. ${MCP_CONFIG_SHAPE}`,
+    );
+  });
+  if (!('text' in read)) {
+    throw badInput(
+      read.problem === 'too-large'
+        ? `The MCP configuration ${file} is larger than 1 MiB: it is a few kilobytes. Nothing was done. ${MCP_CONFIG_SHAPE}`
+        : `The MCP configuration ${file} is not a regular file (${read.kind}). Nothing was done. ${MCP_CONFIG_SHAPE}`,
+    );
+  }
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(read.text);
   } catch (error) {
     throw badInput(
-      `Cannot read the MCP configuration ${file}: ${(error as Error).message}. ` +
-        'Expected a JSON file like {"mcpServers": {"infra": {"command": "…", "args": […]}, "git": {…}}}.',
+      `Cannot read the MCP configuration ${file}: ${(error as Error).message}. ${MCP_CONFIG_SHAPE}`,
     );
   }
   const parsed = mcpConfigSchema.safeParse(json);

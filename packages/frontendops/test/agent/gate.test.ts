@@ -364,7 +364,7 @@ describe('the gate against real MCP servers', () => {
 
 describe('MCP configuration (mcpServers)', () => {
   it('reads stdio and HTTP entries and refuses a file without infra and git, naming what is missing', async () => {
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { mkdtemp, writeFile, rm, readFile, symlink } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { loadMcpConfig, defaultMcpConfig } = await import('../../src/agent/mcp-clients.ts');
@@ -388,6 +388,21 @@ describe('MCP configuration (mcpServers)', () => {
         code: 'BAD_INPUT',
         message: /mcpServers\.git/,
       });
+      // A file whoever commits it chooses (a workflow's `agent --config`): a huge one, or a link to
+      // /dev/zero, is refused unread, as the FrontendOps configuration is.
+      const huge = join(dir, 'huge.json');
+      await writeFile(
+        huge,
+        `${JSON.stringify(JSON.parse(await readFile(good, 'utf8')))}${' '.repeat(1024 * 1024)}`,
+      );
+      const zero = join(dir, 'zero.json');
+      await symlink('/dev/zero', zero);
+      for (const [file, why] of [
+        [huge, /huge\.json is larger than 1 MiB/],
+        [zero, /zero\.json is not a regular file \(a device\)/],
+      ] as const) {
+        await expect(loadMcpConfig(file, dir)).rejects.toMatchObject({ code: 'BAD_INPUT', message: why });
+      }
       expect(defaultMcpConfig('/repo', 'prod.json').mcpServers.infra).toMatchObject({
         args: [expect.stringMatching(/bin\/frontendops\.js$/), 'mcp', 'infra', '--stack', 'prod.json'],
       });
