@@ -11,8 +11,9 @@
  */
 import { hostname } from 'node:os';
 import { waitBeforeRetry } from '../backoff.ts';
-import { isFrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
+import { CLOCK_SKEW_MS } from '../state/approval-evidence.ts';
 import { LOCKS } from '../state/names.ts';
 import {
   diedOnThisHost,
@@ -31,7 +32,8 @@ interface LockBody extends LockHolder {
 export function createS3Locker(store: ObjectStore, prefix: string, now: () => number = Date.now): Locker {
   return {
     async acquire(name, { owner, ttlMs, waitMs, label, onWait }) {
-      const key = `${prefix}${LOCKS}${lockFileName(name)}.json`;
+      const file = `${LOCKS}${lockFileName(name)}.json`;
+      const key = `${prefix}${file}`;
       const deadline = now() + waitMs;
       // The lock body written at `at` by a holder that took it at `since`: it expires ttlMs later.
       const body = (at: number, since = at): LockBody => ({
@@ -71,7 +73,7 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
             written = { text: JSON.stringify(body(at)), at };
             ({ etag } = await store.put(key, written.text, {}, { ifNoneMatch: '*' }));
           } else {
-            const holder = JSON.parse(existing.body.toString('utf8')) as LockBody;
+            const holder = lockHolderOf(existing.body.toString('utf8'), label ?? name, file, ttlMs, now());
             const expired = Date.parse(holder.expiresAt) <= now();
             const deadHere = diedOnThisHost(holder);
             if (!expired && !deadHere) {
@@ -92,6 +94,45 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
       }
     },
   };
+}
+
+/**
+ * The lock object another holder wrote, or TAMPERED where no holder wrote it: whoever writes the
+ * state bucket could otherwise block every change for good with one that never expires (no JSON, no
+ * expiry, or one past any lease: a holder writes its expiry ttlMs ahead of its clock, which may run
+ * CLOCK_SKEW_MS ahead of ours). It is left as it is: the operator checks no change runs, and deletes it.
+ */
+function lockHolderOf(text: string, label: string, file: string, ttlMs: number, at: number): LockBody {
+  let holder: Partial<LockBody> | null;
+  try {
+    holder = JSON.parse(text) as Partial<LockBody> | null;
+  } catch {
+    return tamperedLock(label, file, 'it is not JSON');
+  }
+  const expires = typeof holder?.expiresAt === 'string' ? Date.parse(holder.expiresAt) : Number.NaN;
+  if (
+    typeof holder !== 'object' ||
+    holder === null ||
+    typeof holder.owner !== 'string' ||
+    typeof holder.acquiredAt !== 'string' ||
+    Number.isNaN(expires)
+  )
+    return tamperedLock(label, file, 'it names no owner, start or expiry a holder writes');
+  if (expires > at + ttlMs + CLOCK_SKEW_MS)
+    return tamperedLock(
+      label,
+      file,
+      `it expires at ${new Date(expires).toISOString()}, further ahead than any holder's lease of ${Math.round(ttlMs / 1000)} s (with ${CLOCK_SKEW_MS / 60_000} minutes for its clock)`,
+    );
+  return holder as LockBody;
+}
+
+function tamperedLock(label: string, file: string, why: string): never {
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `${label} is held by a lock object no FrontendOps holder wrote: ${why}, so it would never free itself. ` +
+      `It was written around FrontendOps, in the state bucket. Check that no change of this stack is running, then delete ${file} under the stack's state prefix and run the command again.`,
+  );
 }
 
 /**

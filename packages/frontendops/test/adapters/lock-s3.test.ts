@@ -170,6 +170,58 @@ describe('S3 lock', () => {
   });
 });
 
+describe('S3 lock written around FrontendOps (whoever writes the state bucket)', () => {
+  const at = Date.parse('2026-11-25T10:00:00Z');
+  const holder = { owner: 'mallory', host: 'elsewhere', pid: 1, acquiredAt: '2026-11-25T10:00:00.000Z' };
+  const planted = (expiresAt: unknown) => JSON.stringify({ ...holder, expiresAt });
+  const acquire = (prefix: string) =>
+    createS3Locker(store(), prefix, () => at).acquire('deploy-prod', {
+      owner: 'alice',
+      ttlMs: 60_000,
+      waitMs: 0,
+      label: 'Deploying to prod',
+    });
+
+  it.each([
+    ['not JSON', 'not json {', /is not JSON/],
+    ['no expiry', JSON.stringify(holder), /names no owner, start or expiry a holder writes/],
+    ['an expiry that is no date', planted('never'), /names no owner, start or expiry a holder writes/],
+    ['an array', '[]', /names no owner, start or expiry a holder writes/],
+    ['null', 'null', /names no owner, start or expiry a holder writes/],
+    ['an expiry past any lease', planted('9999-12-31T23:59:59.000Z'), /expires at 9999-12-31T23:59:59\.000Z/],
+  ])(
+    'one holding %s, which would never expire, is refused TAMPERED, saying what to delete',
+    async (_what, body, why) => {
+      const prefix = `planted-${_what.replace(/\W+/g, '-')}/`;
+      const key = `${prefix}locks/deploy-prod.json`;
+      await store().put(key, body);
+      const refused = await acquire(prefix).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(FrontendOpsError);
+      expect(refused).toMatchObject({ code: 'TAMPERED' });
+      const message = (refused as Error).message;
+      expect(message).toMatch(why);
+      expect(message).toMatch(/^Deploying to prod is held by a lock object no FrontendOps holder wrote/);
+      expect(message).toContain("delete locks/deploy-prod.json under the stack's state prefix");
+      expect(message).not.toContain('mallory');
+      expect(message).not.toContain(STATE);
+      // Left as it is: the operator checks and deletes it.
+      expect((await store().get(key))?.body.toString()).toBe(body);
+      await store().delete([key]);
+    },
+  );
+
+  it("a holder's clock ahead by less than the skew allowed is still a holder: LOCKED, not TAMPERED", async () => {
+    const prefix = 'planted-skewed/';
+    const key = `${prefix}locks/deploy-prod.json`;
+    await store().put(key, planted(new Date(at + 60_000 + 4 * 60_000).toISOString()));
+    await expect(acquire(prefix)).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('mallory'),
+    });
+    await store().delete([key]);
+  });
+});
+
 describe('S3 lock renewal', () => {
   const lockOptions = { owner: 'alice', ttlMs: 900, waitMs: 0, label: 'Deploying to prod' };
 
