@@ -304,6 +304,36 @@ describe('S3 lock renewal', () => {
       await state.delete([key]);
     }
   });
+  it('tells its holder the lock is lost once the lock object was deleted under it (a second holder may take it meanwhile)', async () => {
+    const state = store();
+    const key = 'deleted/locks/deploy-prod.json';
+    const { store: watched, renewals } = renewalsFailing(state, key, () => undefined);
+    const held = await createS3Locker(watched, 'deleted/').acquire('deploy-prod', lockOptions);
+    try {
+      await state.delete([key]);
+      // Deleted, the lock is free to the next acquire at once: until its next renewal, the holder does not know.
+      const bobs = await createS3Locker(state, 'deleted/').acquire('deploy-prod', {
+        ...lockOptions,
+        owner: 'bob',
+      });
+      // That renewal's If-Match finds another object (or none): lost, told as taken over.
+      await expect
+        .poll(() =>
+          held.assertHeld().then(
+            () => 'held',
+            (error: FrontendOpsError) => error.details?.reason,
+          ),
+        )
+        .toMatch(/taken over by another holder/);
+      expect(renewals.preconditionFailed).toBe(1);
+      await held.release();
+      expect(JSON.parse((await state.get(key))?.body.toString() ?? '{}')).toMatchObject({ owner: 'bob' });
+      await bobs.release();
+    } finally {
+      await held.release();
+    }
+    expect(await state.list('deleted/')).toEqual([]);
+  });
 });
 
 /**
