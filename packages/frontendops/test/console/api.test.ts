@@ -207,6 +207,9 @@ describe('access', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    // Never framed by another page (clickjacking a confirm button): both the CSP and the older header say so.
+    expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
   });
 });
 

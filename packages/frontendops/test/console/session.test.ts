@@ -144,12 +144,21 @@ describe('signing in', () => {
     expect((await postPin({ authorization, origin: `http://127.0.0.1:${Number(port()) + 1}` })).status).toBe(
       403,
     );
-    const form = await fetch(pinUrl(), {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'message=no',
-    });
-    expect(form.status).toBe(403);
+    // A sandboxed frame or a file:// page says `Origin: null`.
+    expect((await postPin({ authorization, origin: 'null' })).status).toBe(403);
+    // Simple requests, which a browser sends without asking first: a form, and a text/plain body holding JSON.
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', 'message=no'],
+      ['text/plain', '{"message":"no"}'],
+      ['multipart/form-data; boundary=x', '--x--'],
+    ] as const) {
+      const simple = await fetch(pinUrl(), {
+        method: 'POST',
+        headers: { authorization, 'content-type': type },
+        body,
+      });
+      expect(simple.status).toBe(403);
+    }
     expect(await readPin(t.site)).toBeNull();
   });
 });
