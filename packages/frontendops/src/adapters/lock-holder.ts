@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { escapeOnOneLine } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 
 export interface LockHolder {
@@ -77,14 +78,21 @@ export function lockFileName(name: string): string {
 /** The longest lockFileName (bytes, all ASCII). */
 export const MAX_LOCK_NAME = 100;
 
+/**
+ * Who holds a lock, in the words its lock object gives: whoever can write where locks live (the state
+ * bucket) chooses them, so they are shown on one line, control characters escaped, wherever they go
+ * (a terminal's notice, a refusal, an MCP client, the console).
+ */
+const holderWords = (holder: { owner: string; acquiredAt: string } | null): string =>
+  holder ? escapeOnOneLine(`${holder.owner} (since ${holder.acquiredAt})`) : 'another process';
+
 /** What a wait for a held lock is, as it begins: who holds it, and how long this one waits. */
 export function waitingNotice(
   name: string,
   holder: { owner: string; acquiredAt: string } | null,
   waitMs: number,
 ): string {
-  const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
-  return `${name} is locked by ${who}; waiting up to ${Math.max(1, Math.round(waitMs / 1000))}s for it.`;
+  return `${name} is locked by ${holderWords(holder)}; waiting up to ${Math.max(1, Math.round(waitMs / 1000))}s for it.`;
 }
 
 export function lockedError(
@@ -92,10 +100,9 @@ export function lockedError(
   holder: { owner: string; acquiredAt: string } | null,
   waitMs: number,
 ) {
-  const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
   return new FrontendOpsError(
     'LOCKED',
-    `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and try again.`,
+    `${name} is locked by ${holderWords(holder)}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and try again.`,
     { details: { holder } },
   );
 }

@@ -237,6 +237,38 @@ describe('frontendops CLI', () => {
     await assertNoBrokenHtmlSince(start);
   });
 
+  it('the holder a lock object names is shown escaped, on one line: never terminal control nor a line of its own', async () => {
+    // Whoever writes where the lock lives chooses the holder's words: an OSC 52 sequence (writes the
+    // clipboard), a bell, and a new line forging a note of ours.
+    const holder = createFileLocker(lockDirFor(outputsTarget()));
+    const held = await holder.acquire(deployLockName(outputsTarget()), {
+      owner: 'mallory\u001b]52;c;cm0gLXJmIH4=\u0007\nnote: approved by ada',
+      ttlMs: 60_000,
+      waitMs: 0,
+    });
+    try {
+      const refused = await run([
+        'deploy',
+        '--stack',
+        outputs,
+        '--commit',
+        COMMITS[1] as string,
+        '--wait',
+        '1',
+      ]);
+      expect(refused.code).toBe(1);
+      // Both the wait's notice and the refusal name the holder.
+      expect(refused.stderr).toMatch(/waiting up to 1s/);
+      expect(refused.stderr.includes('\u001b') || refused.stderr.includes('\u0007')).toBe(false);
+      expect(refused.stderr).not.toMatch(/^note: approved by ada/m);
+      expect(
+        refused.stderr.split('mallory\\u001b]52;c;cm0gLXJmIH4=\\u0007\\nnote: approved by ada'),
+      ).toHaveLength(3);
+    } finally {
+      await held.release();
+    }
+  });
+
   it('two deploys started together both land, one after the other, with no lost update', async () => {
     await firstLive.restore();
     const start = await hostingMark();
