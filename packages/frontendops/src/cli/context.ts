@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { inGitHubJob, jobEnvironmentOf } from '../approval/github-job.ts';
 import type { ApprovalPolicy, Config } from '../config.ts';
 import { CANARY_SHARE, CANARY_SHARE_FULL } from '../engine/canary-share.ts';
-import { problemWithText, WORDS_MAX } from '../engine/text.ts';
+import { noteLine, problemWithText, WORDS_MAX } from '../engine/text.ts';
 import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { PolicyInForce } from '../state/approval-policy.ts';
@@ -262,7 +262,7 @@ export function noticeOnce(ctx: CliContext): (notice: string) => void {
     told.set(ctx, seen);
     if (seen.has(notice)) return;
     seen.add(notice);
-    ctx.io.stderr.write(`note: ${notice}\n`);
+    ctx.io.stderr.write(noteLine(notice));
   };
 }
 

@@ -35,6 +35,12 @@ export const escapeControlCharacters = (text: string): string =>
     ),
   );
 
+/**
+ * A notice as a `note:` line on stderr (the CLI's, the MCP servers', the console's): its words may
+ * quote what others wrote (a marker's version, a lock's holder), so control characters are escaped.
+ */
+export const noteLine = (notice: string): string => `note: ${escapeControlCharacters(notice)}\n`;
+
 /** The text on one line: CR, LF and tab written as \r, \n and \t, every other control character as \uXXXX. */
 export const escapeOnOneLine = (text: string): string =>
   escapeControlCharacters(text.replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t'));

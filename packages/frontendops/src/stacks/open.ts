@@ -19,6 +19,7 @@ import {
 } from '../config.ts';
 import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
+import { noteLine } from '../engine/text.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { isLoopbackName } from '../loopback.ts';
@@ -503,7 +504,7 @@ export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = proces
   return join(lockRoot(env), where.digest('hex').slice(0, 16));
 }
 
-const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);
+const printNotice = (notice: string) => process.stderr.write(noteLine(notice));
 
 /**
  * The CloudFront client is loaded when a change begins (`prepare`) or the first invalidation is

@@ -20,6 +20,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
+import { runCli } from '../support/cli.ts';
 import { HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
@@ -64,6 +65,17 @@ beforeEach(async () => {
 });
 afterAll(async () => {
   await t?.stop();
+});
+
+describe("a marker's words on the terminal", () => {
+  it('a version holding a terminal sequence is printed as text, in the note a read-only command gives', async () => {
+    // An OSC 52 sequence (it writes the clipboard) in the 20 characters of the version a refusal quotes.
+    await putMarker(JSON.stringify({ v: '\u001b]52;c;cm0gLX\u0007', stack: STACK }));
+    const out = await runCli(['status', '--stack', named], t.cliEnv(), t.tmp);
+    expect(out.stderr).toMatch(/^note: .*environment marker .*cannot be read: it says version /m);
+    expect(out.stderr).toContain('\\u001b]52;c;cm0gLX\\u0007');
+    expect(out.stderr.includes('\u001b') || out.stderr.includes('\u0007')).toBe(false);
+  });
 });
 
 describe('a marker rewritten in the hosting bucket', () => {

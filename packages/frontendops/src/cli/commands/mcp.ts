@@ -7,6 +7,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
+import { noteLine } from '../../engine/text.ts';
 import { isLoopbackName } from '../../loopback.ts';
 import type { CliContext } from '../context.ts';
 import { loadCliConfig, parsePort, parseSeconds, stackGiven } from '../context.ts';
@@ -118,7 +119,7 @@ export function register(program: Command, ctx: CliContext): void {
       aliases,
       cwd: io.cwd,
       env: io.env,
-      onNotice: (n) => io.stderr.write(`note: ${n}\n`),
+      onNotice: (n) => io.stderr.write(noteLine(n)),
       // Every stack read, one a call reads but never opens by name (a `buildsFrom`) included.
       onTarget: secrecy.learnTarget,
     });

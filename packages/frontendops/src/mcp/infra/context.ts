@@ -10,6 +10,7 @@ import { deployArtifact } from '../../deploy/deploy.ts';
 import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
+import { noteLine } from '../../engine/text.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import { rollbackPart, tagRequest } from '../../git/deploy-tag.ts';
 import type { HiddenTarget } from '../../hidden-words.ts';
@@ -141,7 +142,7 @@ export function createInfraToolContext(input: {
     lockWaitMs: input.lockWaitMs,
     verifyTimeoutMs: input.verifyTimeoutMs,
     now,
-    notice: input.notice ?? ((text) => void process.stderr.write(`note: ${text}\n`)),
+    notice: input.notice ?? ((text) => void process.stderr.write(noteLine(text))),
     tagging: async (change, target) =>
       change.noop || change.outcome !== 'succeeded'
         ? { receipt: null, request: null }
