@@ -5,7 +5,8 @@
  * - `GET /.well-known/jwks` → the RS256 public keys;
  * - the job's token request (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`, with
  *   `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN`) → `{ "count": …, "value": "<jwt>" }`,
- *   a JWT whose claims are those of a job: sub, repository, environment, run_id, run_attempt, actor, …
+ *   a JWT whose claims are those of a job: sub, repository, repository_id, repository_owner_id,
+ *   environment, run_id, run_attempt, actor, …
  * `job(claims)` gives the environment variables a job with `permissions: id-token: write` has.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,8 +14,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 
+/** The ids a job's token carries where its claims name none: those of the repository the tests configure. */
+export const REPOSITORY_ID = '700100200';
+export const OWNER_ID = '600100200';
+
 export interface JobClaims {
   repository: string;
+  /** GitHub's numbers as strings; null: the token carries none (an older GitHub Enterprise Server's). */
+  repository_id?: string | null;
+  repository_owner_id?: string | null;
   environment?: string;
   run_id?: string;
   run_attempt?: string;
@@ -63,6 +71,8 @@ export async function startOidcDouble(): Promise<OidcDouble> {
           'nbf',
           'ref',
           'repository',
+          'repository_id',
+          'repository_owner_id',
           'environment',
         ],
         id_token_signing_alg_values_supported: ['RS256'],
@@ -80,8 +90,11 @@ export async function startOidcDouble(): Promise<OidcDouble> {
       const sub = claims.environment
         ? `repo:${claims.repository}:environment:${claims.environment}`
         : `repo:${claims.repository}:ref:refs/heads/main`;
+      const { repository_id = REPOSITORY_ID, repository_owner_id = OWNER_ID, ...named } = claims;
       const value = await new SignJWT({
-        ...claims,
+        ...named,
+        ...(repository_id === null ? {} : { repository_id }),
+        ...(repository_owner_id === null ? {} : { repository_owner_id }),
         run_id: claims.run_id ?? '1001',
         run_attempt: claims.run_attempt ?? '1',
         actor: claims.actor ?? 'octocat',
