@@ -84,6 +84,20 @@ const namedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K
   );
 
 /**
+ * A GitHub id as its OIDC tokens carry it: decimal digits, in a string. `field`: its name under
+ * approval.github; `jq`: where `gh api repos/OWNER/REPO` answers it.
+ */
+const githubId = (field: string, jq: string) =>
+  z
+    .string({
+      error: `expected ${field} as a string of decimal digits, in quotes (e.g. "123456789"): \`gh api repos/OWNER/REPO --jq ${jq}\` prints it`,
+    })
+    .regex(
+      /^[1-9][0-9]{0,19}$/,
+      `expected ${field} as decimal digits (e.g. "123456789"): \`gh api repos/OWNER/REPO --jq ${jq}\` prints it`,
+    );
+
+/**
  * Who may approve changes of a protected stack — principals the agent, its model and its MCP
  * clients cannot impersonate (see docs/security.md):
  * - approvers: people, by the Ed25519 public key of their approver key (`frontendops approver init`);
@@ -105,6 +119,13 @@ export const approvalConfigSchema = z.strictObject({
   github: z
     .strictObject({
       repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/repo'),
+      /**
+       * The ids GitHub gave the repository and its owner (its tokens' repository_id and
+       * repository_owner_id): a repository deleted and re-created under the name, or the name taken
+       * by another owner after a rename, has others. Absent: the name alone is checked.
+       */
+      repositoryId: githubId('repositoryId', '.id').optional(),
+      ownerId: githubId('ownerId', '.owner.id').optional(),
       environment: z.string().min(1).max(255),
       /** What the environment's approval covers; a rollback is its own decision unless listed. */
       actions: z.array(z.enum(APPROVAL_ACTIONS)).min(1).default(['deploy']),
@@ -298,7 +319,7 @@ export const approvalPolicyFor = (config: Config, stack: string): ApprovalPolicy
 
 /**
  * What two policies both accept: the approvers both list under one name with one key, the GitHub
- * environment both name (for the actions both cover), and clients' answers only where both trust
+ * environment both name (for the actions both cover, held to the ids either names), and clients' answers only where both trust
  * them. One environment configured under two names is held to it (stacks/open.ts).
  */
 export function acceptedByBoth(a: ApprovalPolicy, b: ApprovalPolicy): ApprovalPolicy {
@@ -309,16 +330,26 @@ export function acceptedByBoth(a: ApprovalPolicy, b: ApprovalPolicy): ApprovalPo
   );
   const [x, y] = [a.github, b.github];
   const actions = x && y ? x.actions.filter((action) => y.actions.includes(action)) : [];
+  // An id one names and the other does not: both accept only the jobs of that id.
+  const sameId = (key: 'repositoryId' | 'ownerId') =>
+    x?.[key] === undefined || y?.[key] === undefined || x[key] === y[key];
+  const [repositoryId, ownerId] = [x?.repositoryId ?? y?.repositoryId, x?.ownerId ?? y?.ownerId];
+  const ids = {
+    ...(repositoryId === undefined ? {} : { repositoryId }),
+    ...(ownerId === undefined ? {} : { ownerId }),
+  };
   const sameJob =
     x !== undefined &&
     y !== undefined &&
     x.repository.toLowerCase() === y.repository.toLowerCase() &&
+    sameId('repositoryId') &&
+    sameId('ownerId') &&
     x.environment === y.environment &&
     x.issuer === y.issuer &&
     x.audience === y.audience;
   return {
     approvers,
-    ...(x && sameJob && actions.length > 0 ? { github: { ...x, actions } } : {}),
+    ...(x && sameJob && actions.length > 0 ? { github: { ...x, ...ids, actions } } : {}),
     trustElicitation: a.trustElicitation && b.trustElicitation,
   };
 }

@@ -103,6 +103,33 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the ids of the GitHub repository and its owner; ids not decimal strings are refused, saying where to find them', async () => {
+    const github = { repository: 'sophia/dashboard', environment: 'production' };
+    await writeConfig({
+      approval: { github: { ...github, repositoryId: '700100200', ownerId: '600100200' } },
+    });
+    expect((await loadConfig(work)).approval.github).toMatchObject({
+      repositoryId: '700100200',
+      ownerId: '600100200',
+    });
+    for (const [ids, words] of [
+      [
+        { repositoryId: 700100200 },
+        /approval\.github\.repositoryId: expected repositoryId as a string of decimal digits, in quotes .*gh api repos\/OWNER\/REPO --jq \.id/,
+      ],
+      [
+        { ownerId: 'sophia' },
+        /approval\.github\.ownerId: expected ownerId as decimal digits .*--jq \.owner\.id/,
+      ],
+      [{ repositoryId: '0700' }, /approval\.github\.repositoryId: expected repositoryId as decimal digits/],
+    ] as const) {
+      await writeConfig({ approval: { github: { ...github, ...ids } } });
+      const refused = await refusal();
+      expect(refused.message).toMatch(words);
+      expect(refused.message).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('attack: one approver key written two ways (the unused bits of its last character), as two approvers: refused', async () => {
     // 32 bytes take 43 base64url characters, whose last carries 2 bits no byte holds: flipped, the
     // text differs and the key is the same, so one person's key could be listed again as someone

@@ -3,7 +3,8 @@
  * until the environment's required reviewers approve it; only then does GitHub give the job an OIDC
  * token whose `environment` claim says so. The infra server asks GitHub for that token itself
  * (ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN, present when the job has `permissions: id-token: write`),
- * verifies its signature against the issuer's published keys, and checks the repository and
+ * verifies its signature against the issuer's published keys, and checks the repository (and, where
+ * the policy names them, its and its owner's ids: a name can be taken again, an id cannot) and the
  * environment the stack's configuration names. Neither the model nor an MCP client can produce one;
  * each run (and re-run attempt) approves one change.
  *
@@ -25,6 +26,8 @@ export interface GitHubGrant {
 
 interface ActionsClaims extends JWTPayload {
   repository?: string;
+  repository_id?: string;
+  repository_owner_id?: string;
   environment?: string;
   run_id?: string;
   run_attempt?: string;
@@ -66,6 +69,8 @@ export async function githubEnvironmentGrant(
   if ((claims.repository ?? '').toLowerCase() !== policy.repository.toLowerCase()) {
     return { rejected: `the token is for repository ${claims.repository}, not ${policy.repository}` };
   }
+  const otherId = idsRefused(policy, claims);
+  if (otherId) return { rejected: otherId };
   if (claims.environment !== policy.environment) {
     return {
       rejected: claims.environment
@@ -80,6 +85,29 @@ export async function githubEnvironmentGrant(
     },
     grantKey: githubRunKey({ ...claims, repository: claims.repository ?? policy.repository }, action),
   };
+}
+
+/**
+ * Why a token's ids are not those the policy names (none named: none checked), in words; null: they are.
+ * GitHub gives a repository deleted and re-created under its name, or a name another owner takes
+ * after a rename, other ids: only they tell that job from the one the stack's owners configured.
+ */
+function idsRefused(policy: GitHubPolicy, claims: ActionsClaims): string | null {
+  for (const [claim, field, what] of [
+    ['repository_id', 'repositoryId', 'repository'],
+    ['repository_owner_id', 'ownerId', 'owner'],
+  ] as const) {
+    const want = policy[field];
+    if (want === undefined) continue;
+    const got = claims[claim];
+    if (got === undefined) {
+      return `the token carries no ${claim}, and approval.github.${field} names the ${what} id ${want}: which ${policy.repository} the job is of cannot be told; only for an issuer that gives no ids (an older GitHub Enterprise Server) remove approval.github.repositoryId and ownerId`;
+    }
+    if (String(got) !== want) {
+      return `the token is for ${policy.repository} with ${what} id ${String(got)}, not ${want} (approval.github.${field}): a repository of that name, but not the one configured (deleted and created again, or its owner's name taken)`;
+    }
+  }
+  return null;
 }
 
 /**

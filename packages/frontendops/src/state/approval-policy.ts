@@ -42,6 +42,9 @@ export function canonicalPolicy(policy: ApprovalPolicy): ApprovalPolicy {
       ? {
           github: {
             repository: github.repository,
+            // Only where named: a policy recorded before ids were keeps its digest.
+            ...(github.repositoryId === undefined ? {} : { repositoryId: github.repositoryId }),
+            ...(github.ownerId === undefined ? {} : { ownerId: github.ownerId }),
             environment: github.environment,
             actions: [...new Set(github.actions)].sort(),
             issuer: github.issuer,
@@ -87,7 +90,19 @@ export function policyInForce(configured: ApprovalPolicy, recorded: ApprovalPoli
 
 const approverWords = (name: string, key: string) => `approver ${name} (${key})`;
 const githubWords = (github: NonNullable<ApprovalPolicy['github']>) =>
-  `the GitHub environment "${github.environment}" of ${github.repository} (approving ${github.actions.join(', ')}; issuer ${github.issuer}, audience ${github.audience})`;
+  `the GitHub environment "${github.environment}" of ${github.repository} (approving ${github.actions.join(', ')}; issuer ${github.issuer}, audience ${github.audience}; ${githubIdsWords(github)})`;
+
+/**
+ * The ids a GitHub policy holds a job's repository to, in words; where it names none, that its name
+ * alone is checked: a repository re-created under it, or the name taken by another owner, approves.
+ */
+const githubIdsWords = (github: Pick<NonNullable<ApprovalPolicy['github']>, 'repositoryId' | 'ownerId'>) =>
+  github.repositoryId === undefined && github.ownerId === undefined
+    ? 'by name only: no repositoryId or ownerId binds it'
+    : [
+        github.repositoryId === undefined ? 'any repository id' : `repository id ${github.repositoryId}`,
+        github.ownerId === undefined ? 'any owner id' : `owner id ${github.ownerId}`,
+      ].join(', ');
 
 /**
  * What adopting `to` changes of `from` (the recorded policy; null: none recorded), in words, one

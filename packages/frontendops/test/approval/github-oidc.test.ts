@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { githubEnvironmentGrant, githubRunKey } from '../../src/approval/github-oidc.ts';
-import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
+import { type OidcDouble, OWNER_ID, REPOSITORY_ID, startOidcDouble } from '../support/github-oidc-double.ts';
 
 let oidc: OidcDouble;
 let relay: Server;
@@ -131,5 +131,66 @@ describe('attack: a GitHub Actions job approves with a token that is not for thi
       oidc.job({ repository: 'sophia/dashboard', environment: 'Production', run_id: '503' }),
     );
     expect(grant).toEqual({ rejected: expect.stringMatching(/runs in environment "Production"/) });
+  });
+});
+
+describe('attack: a repository deleted and re-created under the same name (or its owner’s name taken) approves', () => {
+  /** The policy naming the ids of the repository its owners configured. */
+  const bound = () => ({ ...policy(), repositoryId: REPOSITORY_ID, ownerId: OWNER_ID });
+
+  it('a job of the configured repository, its ids those the policy names, is a grant', async () => {
+    const grant = await githubEnvironmentGrant(
+      bound(),
+      'deploy',
+      oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '601' }),
+    );
+    expect(grant).toMatchObject({ approval: { via: 'github-environment' } });
+  });
+
+  it('a job of a repository of the same name with another id, or another owner’s, is refused', async () => {
+    for (const [other, words] of [
+      [{ repository_id: '999000111' }, /repository id 999000111, not 700100200/],
+      [{ repository_owner_id: '999000222' }, /owner id 999000222, not 600100200/],
+    ] as const) {
+      const grant = await githubEnvironmentGrant(
+        bound(),
+        'deploy',
+        oidc.job({ repository: 'Sophia/Dashboard', environment: 'production', run_id: '602', ...other }),
+      );
+      expect(grant).toEqual({ rejected: expect.stringMatching(words) });
+    }
+  });
+
+  it('a token that carries no ids is refused where the policy names them, in words', async () => {
+    const grant = await githubEnvironmentGrant(
+      bound(),
+      'deploy',
+      oidc.job({
+        repository: 'sophia/dashboard',
+        environment: 'production',
+        run_id: '603',
+        repository_id: null,
+        repository_owner_id: null,
+      }),
+    );
+    expect(grant).toEqual({
+      rejected: expect.stringMatching(
+        /carries no repository_id, and approval\.github\.repositoryId names the repository id 700100200/,
+      ),
+    });
+  });
+
+  it('a policy naming no ids is held to the name alone, as before', async () => {
+    const grant = await githubEnvironmentGrant(
+      policy(),
+      'deploy',
+      oidc.job({
+        repository: 'sophia/dashboard',
+        environment: 'production',
+        run_id: '604',
+        repository_id: '999000111',
+      }),
+    );
+    expect(grant).toMatchObject({ approval: { via: 'github-environment' } });
   });
 });

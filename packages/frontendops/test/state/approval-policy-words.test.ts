@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ApprovalPolicy } from '../../src/config.ts';
-import { policyChanges } from '../../src/state/approval-policy.ts';
+import { canonicalPolicy, policyChanges, policyDigest } from '../../src/state/approval-policy.ts';
 
 const KEY = `ed25519:${'A'.repeat(43)}`;
 const policy = (approvers: Record<string, string>): ApprovalPolicy => ({
@@ -23,5 +23,27 @@ describe('policyChanges', () => {
         `records it for the first time: it adds approver ${name} (${KEY})`,
       ]);
     }
+  });
+
+  it('the ids of a GitHub job’s repository are part of the policy: dropping them is a change, shown; none named is said', () => {
+    const github = {
+      repository: 'sophia/dashboard',
+      environment: 'production',
+      actions: ['deploy' as const],
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'frontendops',
+    };
+    const byName: ApprovalPolicy = { ...policy({}), github };
+    const byIds: ApprovalPolicy = {
+      ...policy({}),
+      github: { ...github, repositoryId: '700100200', ownerId: '600100200' },
+    };
+    expect(canonicalPolicy(byIds).github).toMatchObject({ repositoryId: '700100200', ownerId: '600100200' });
+    // A policy recorded before ids were keeps its digest: no key is added where none is named.
+    expect(Object.keys(canonicalPolicy(byName).github ?? {})).not.toContain('repositoryId');
+    expect(policyDigest(byIds)).not.toBe(policyDigest(byName));
+    expect(policyChanges(byIds, byName)).toEqual([
+      'replaces the GitHub environment "production" of sophia/dashboard (approving deploy; issuer https://token.actions.githubusercontent.com, audience frontendops; repository id 700100200, owner id 600100200) with the GitHub environment "production" of sophia/dashboard (approving deploy; issuer https://token.actions.githubusercontent.com, audience frontendops; by name only: no repositoryId or ownerId binds it)',
+    ]);
   });
 });

@@ -189,4 +189,24 @@ describe('what two names of one environment both accept', () => {
       trustElicitation: false,
     });
   });
+
+  it('holds a GitHub job to the ids either names; ids that differ are two repositories, neither accepted', () => {
+    const github = {
+      repository: 'sophia-analytics/frontendops',
+      environment: 'dashboard-hosting-prod',
+      actions: ['deploy'] as ApprovalAction[],
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'frontendops',
+    };
+    const byName: ApprovalPolicy = { approvers: {}, github, trustElicitation: false };
+    const ids = { repositoryId: '700100200', ownerId: '600100200' };
+    const byIds: ApprovalPolicy = { ...byName, github: { ...github, ...ids } };
+    // Either way round: the ids one names bind the job both accept.
+    expect(acceptedByBoth(byName, byIds).github).toEqual({ ...github, ...ids });
+    expect(acceptedByBoth(byIds, byName).github).toEqual({ ...github, ...ids });
+    for (const other of [{ repositoryId: '999000111' }, { ownerId: '999000222' }]) {
+      const recreated: ApprovalPolicy = { ...byName, github: { ...github, ...ids, ...other } };
+      expect(acceptedByBoth(byIds, recreated).github).toBeUndefined();
+    }
+  });
 });

@@ -6,6 +6,8 @@
  * is then changed so that its author approves the next one alone:
  * - their own key added under `approval.approvers`;
  * - `approval.github` pointed at an environment without required reviewers, or at their fork;
+ * - the ids of `approval.github`'s repository dropped, so a repository re-created under its name
+ *   (or its owner's name taken) approves;
  * - `trustElicitation` turned on, so an MCP client's own yes counts.
  * None counts: an approval counts only under what both the configuration and the policy the audit log
  * recorded accept. An approval by an approver the log records adopts the configuration's policy, and
@@ -27,6 +29,7 @@ import {
 } from '../../support/approver.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
+import { OWNER_ID, REPOSITORY_ID } from '../../support/github-oidc-double.ts';
 import { COMMITS, type ConnectOptions, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
@@ -234,6 +237,49 @@ describe('whoever changes the configuration does not choose who approves a prote
       expect(text).toMatch(
         new RegExp(`the audit log does not record the GitHub environment "${environment}" of ${repository}`),
       );
+    }
+  });
+
+  it('a repository re-created under the configured name: its job does not approve, nor once the configuration drops the ids', async () => {
+    const github = (ids: { repositoryId?: string; ownerId?: string }): Partial<ApprovalPolicy> => ({
+      ...owners(),
+      github: {
+        repository: 'sophia/dashboard',
+        ...ids,
+        environment: 'production',
+        actions: ['deploy'],
+        issuer: oidc().issuer,
+        audience: 'frontendops',
+      },
+    });
+    const bound = github({ repositoryId: REPOSITORY_ID, ownerId: OWNER_ID });
+    const job = (approval: Partial<ApprovalPolicy>, run: string, repositoryId = REPOSITORY_ID) =>
+      server(
+        approval,
+        {},
+        oidc().job({
+          repository: 'sophia/dashboard',
+          environment: 'production',
+          run_id: run,
+          repository_id: repositoryId,
+        }),
+      );
+    // The configured repository's job approves, and its entry records the ids with the policy.
+    const first = await job(bound, '701');
+    const { sync, deployId } = await planAndSync(first, COMMITS[0]);
+    expect(sync.structured, sync.text).toMatchObject({ outcome: 'synced' });
+    await first.call('invalidate_cdn', { deployId });
+    const used = (await readAudit(f().t.site.state, f().t.site.target.statePrefix))
+      .filter((e) => e.type === 'approval-used')
+      .at(-1);
+    expect(used?.data.policy).toMatchObject({
+      github: { repositoryId: REPOSITORY_ID, ownerId: OWNER_ID },
+    });
+    // The same name, created again (another id): refused, and so once the ids are dropped from the
+    // configuration, since the audit log records them.
+    for (const approval of [bound, github({})]) {
+      const text = await refusedUnder(await job(approval, '702', '999000111'), COMMITS[1]);
+      expect(text).toMatch(/repository id 999000111, not 700100200/);
     }
   });
 
