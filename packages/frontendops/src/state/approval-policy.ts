@@ -18,7 +18,13 @@
  * The reads and the adoption's entry are approval-in-force.ts's: this module only shapes and words the
  * policy, so the audit chain's checks (approval-evidence.ts) can use it without importing audit.ts back.
  */
-import { type ApprovalPolicy, acceptedByBoth, approvalConfigSchema } from '../config.ts';
+import {
+  type ApprovalPolicy,
+  acceptedByBoth,
+  approvalConfigSchema,
+  approvalPolicyFor,
+  type Config,
+} from '../config.ts';
 import { ADOPTS } from '../contract/approval-question.ts';
 import type { AuditEntry } from './audit-entry.ts';
 import { stateDigest } from './state-digest.ts';
@@ -103,6 +109,21 @@ const githubIdsWords = (github: Pick<NonNullable<ApprovalPolicy['github']>, 'rep
         github.repositoryId === undefined ? 'any repository id' : `repository id ${github.repositoryId}`,
         github.ownerId === undefined ? 'any owner id' : `owner id ${github.ownerId}`,
       ].join(', ');
+
+/**
+ * The protected stacks whose GitHub job is named by its repository's name only (approval.github
+ * without repositoryId and ownerId), a warning each, for the server that checks the jobs' tokens.
+ */
+export function unboundJobWarnings(config: Config): string[] {
+  return [...new Set(config.protected)].flatMap((stack) => {
+    const github = approvalPolicyFor(config, stack).github;
+    const missing = (['repositoryId', 'ownerId'] as const).filter((key) => github?.[key] === undefined);
+    if (!github || missing.length === 0) return [];
+    return [
+      `approval.github of ${stack} names ${github.repository} without ${missing.join(' or ')}: a repository deleted and created again under that name, or the name taken by another owner, would approve its changes through a "${github.environment}" environment of its own. Add ${missing.map((key) => `"${key}"`).join(' and ')} to it in frontendops.config.json (\`gh api repos/${github.repository} --jq '.id, .owner.id'\` prints the repository's and the owner's).`,
+    ];
+  });
+}
 
 /**
  * What adopting `to` changes of `from` (the recorded policy; null: none recorded), in words, one

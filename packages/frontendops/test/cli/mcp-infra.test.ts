@@ -168,6 +168,36 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     expect(status.structured).toMatchObject({ stack: STACK, live: { commit: COMMITS[0] } });
   });
 
+  it('warns at start of a protected stack whose GitHub job is named by its repository’s name only', async () => {
+    const github = { repository: 'sophia/dashboard', environment: 'production' };
+    const firstWords = async (ids: Record<string, string>) => {
+      const config = join(f.t.tmp, `github-${Object.keys(ids).length}.json`);
+      await writeFile(
+        config,
+        JSON.stringify({ protected: [STACK], approval: { github: { ...github, ...ids } } }),
+      );
+      const child = spawnTracked(process.execPath, [BIN, 'mcp', 'infra', '--http', '0'], {
+        env: cliEnv({ FRONTENDOPS_MCP_TOKEN: TOKEN, FRONTENDOPS_CONFIG: config }),
+        cwd: f.t.tmp,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const exited = new Promise((done) => child.on('exit', done));
+      try {
+        const [said = ''] = await waitForStderr(child, /warning: approval\.github[^\n]*\n|listening on/);
+        return said;
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
+    expect(await firstWords({})).toMatch(
+      new RegExp(
+        `^warning: approval\\.github of ${STACK} names sophia/dashboard without repositoryId or ownerId: a repository deleted and created again under that name.*Add "repositoryId" and "ownerId" to it in frontendops\\.config\\.json \\(\`gh api repos/sophia/dashboard --jq '\\.id, \\.owner\\.id'\``,
+      ),
+    );
+    expect(await firstWords({ repositoryId: '700100200', ownerId: '600100200' })).toBe('listening on');
+  });
+
   it('over HTTP (serveHttp): no token → 401; a handle from one request works in the next (shared secret)', async () => {
     await firstLive.restore();
     const secret = randomBytes(32);

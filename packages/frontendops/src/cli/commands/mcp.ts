@@ -96,6 +96,8 @@ export function register(program: Command, ctx: CliContext): void {
     ]);
     const { io } = ctx;
     const config = await loadCliConfig(ctx);
+    const { unboundJobWarnings } = await import('../../state/approval-policy.ts');
+    for (const warning of unboundJobWarnings(config)) io.stderr.write(`warning: ${warning}\n`);
     const secrecy = createSecrecy(io.env);
     const ref = await defaultStackRef(ctx, flags.stack, config);
     let defaultStack: string | null = null;
