@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ApprovalPolicy } from '../../src/config.ts';
-import { canonicalPolicy, policyChanges, policyDigest } from '../../src/state/approval-policy.ts';
+import { canonicalPolicy, policyChanges, policyDigest, recordedIn } from '../../src/state/approval-policy.ts';
 
 const KEY = `ed25519:${'A'.repeat(43)}`;
 const policy = (approvers: Record<string, string>): ApprovalPolicy => ({
@@ -42,6 +42,12 @@ describe('policyChanges', () => {
     // A policy recorded before ids were keeps its digest: no key is added where none is named.
     expect(Object.keys(canonicalPolicy(byName).github ?? {})).not.toContain('repositoryId');
     expect(policyDigest(byIds)).not.toBe(policyDigest(byName));
+    // What an entry records is read back with its ids; ids FrontendOps never writes are no policy.
+    expect(recordedIn({ seq: 3, data: { policy: canonicalPolicy(byIds) } })).toEqual(canonicalPolicy(byIds));
+    const written = { ...byIds, github: { ...github, repositoryId: 'sophia', ownerId: '600100200' } };
+    expect(recordedIn({ seq: 3, data: { policy: written } })).toEqual({
+      problem: 'entry 3 records an approval policy that FrontendOps never writes',
+    });
     expect(policyChanges(byIds, byName)).toEqual([
       'replaces the GitHub environment "production" of sophia/dashboard (approving deploy; issuer https://token.actions.githubusercontent.com, audience frontendops; repository id 700100200, owner id 600100200) with the GitHub environment "production" of sophia/dashboard (approving deploy; issuer https://token.actions.githubusercontent.com, audience frontendops; by name only: no repositoryId or ownerId binds it)',
     ]);
