@@ -53,13 +53,7 @@ export async function takeDeployLockReading<T>(
   options: { request: RequestInfo; waitMs?: number | undefined },
   read: () => Promise<T>,
 ): Promise<{ lock: HeldLock; read: T; finishedPin: AuditEntry | null; marker: EnvironmentMarker | null }> {
-  const lock = await site.locker.acquire(deployLockName(site.target), {
-    label: deployLockLabel(site.target),
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-    onWait: (notice) => site.notify(notice),
-  });
+  const lock = await acquireDeployLock(site, options.request.actor, options.waitMs);
   const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
@@ -93,6 +87,25 @@ export async function takeDeployLockReading<T>(
     await Promise.allSettled([refused, reading, marking, checked]);
     return refused;
   }
+}
+
+/**
+ * The target's deploy lock, taken by `actor` (a LOCKED refusal names them to whoever waits), without
+ * takeDeployLock's checks of the state: what `approvers adopt` holds, which acts on no state but the
+ * audit chain and its anchor, so no change's approval use and anchor come between its own.
+ */
+export function acquireDeployLock(
+  site: Pick<Site, 'locker' | 'target' | 'notify'>,
+  actor: string,
+  waitMs: number | undefined,
+): Promise<HeldLock> {
+  return site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
+    owner: `${actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: waitMs ?? 0,
+    onWait: (notice) => site.notify(notice),
+  });
 }
 
 /**

@@ -5,7 +5,8 @@
 
 import { anchorRecorded } from '../atomic/anchored-head.ts';
 import type { ApprovalPolicy } from '../config.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { acquireDeployLock } from '../deploy/deploy-lock.ts';
+import { alsoSaying, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
   adoptedWords,
@@ -81,20 +82,37 @@ export async function assertRecordedAsJudged(
  * holds the deployer's credentials does when no recorded approver can approve any more (lost keys).
  * They can append entries anyway (docs/security.md); whoever can only change the configuration
  * cannot. `by`: who ran it, as the entry records it.
+ *
+ * Under the stack's deploy lock (waiting up to `waitMs` for a change under way): a change's check of
+ * the policy recorded, its approval's use and, on an atomic stack, the head it anchors after that use
+ * come between none of the adoption's steps, so neither anchors an older head over the other's.
  */
-export async function adoptApprovalPolicy(site: Site, by: string, now: number): Promise<AuditEntry> {
-  const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: POLICY_ADOPTED,
-    data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },
-    at: new Date(now),
+export async function adoptApprovalPolicy(
+  site: Site,
+  by: string,
+  now: number,
+  options: { waitMs?: number } = {},
+): Promise<AuditEntry> {
+  const lock = await acquireDeployLock(site, by, options.waitMs).catch((error: unknown) => {
+    throw isFrontendOpsError(error, 'LOCKED')
+      ? alsoSaying(error, 'The approval policy was not adopted: nothing was changed.')
+      : error;
   });
-  // On an atomic stack, anchored where whoever can write only the state bucket cannot cut it.
-  const { releases } = site;
-  if (site.mode === 'atomic' && releases) {
-    await anchorRecorded(releases, entry, await releases.read(), {
-      recorded: 'The adoption',
-      unanchored: 'until an approval is next used there, only the state bucket holds it.',
+  return holding(lock, async () => {
+    // On an atomic stack, anchored where whoever can write only the state bucket cannot cut it.
+    const { releases } = site;
+    const read = site.mode === 'atomic' && releases ? await releases.read() : null;
+    const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      type: POLICY_ADOPTED,
+      data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },
+      at: new Date(now),
     });
-  }
-  return entry;
+    if (read && releases) {
+      await anchorRecorded(releases, entry, read, {
+        recorded: 'The adoption',
+        unanchored: 'until an approval is next used there, only the state bucket holds it.',
+      });
+    }
+    return entry;
+  });
 }

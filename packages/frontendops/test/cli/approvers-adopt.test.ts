@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
 import { type AuditEntry, readAudit } from '../../src/state/audit.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -22,10 +23,10 @@ afterAll(() => t?.stop());
 const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
 const ADA = `ed25519:${'A'.repeat(43)}`;
 const BOB = `ed25519:${'B'.repeat(42)}A`;
-async function adopt(config: unknown) {
+async function adopt(config: unknown, extra: readonly string[] = []) {
   const path = join(t.tmp, `config-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(path, JSON.stringify(config));
-  return cli(['approvers', 'adopt', '--yes', '--stack', outputs], {
+  return cli(['approvers', 'adopt', '--yes', '--stack', outputs, ...extra], {
     env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: path },
     cwd: t.tmp,
   });
@@ -51,6 +52,33 @@ describe('approvers adopt where there is nothing to adopt', () => {
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toMatch(/approval\.approvers\.Ada/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(await entries()).toBe(before);
+  });
+});
+
+describe('approvers adopt while a change of the stack holds its deploy lock', () => {
+  it('past --wait: refused, naming the change under way and its holder, saying what to do; nothing appended', async () => {
+    // Bob's change is under way: between its check of the policy recorded and its approval's use
+    // (and, on an atomic stack, the head it anchors after it), no adoption may land. Before, the
+    // adoption ran beside it (exit 0).
+    const held = await takeDeployLock(t.site, {
+      request: { text: 'deploy', actor: 'bob', planner: 'cli', at: new Date().toISOString() },
+    });
+    const before = await entries();
+    let run: Awaited<ReturnType<typeof adopt>>;
+    try {
+      run = await adopt({ protected: [STACK], approval: { approvers: { Ada: ADA } } }, ['--wait', '0']);
+    } finally {
+      await held.release();
+    }
+    expect(run.code, run.stderr).not.toBe(0);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `Deploying to ${STACK} is locked by bob on \\S+ \\(pid \\d+\\) \\(since [^)]+\\); waited 0s\\. One deploy per environment runs at a time: wait for it to finish and try again\\. The approval policy was not adopted: nothing was changed\\. Pass --wait <seconds> to wait longer\\.`,
+      ),
+    );
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stdout).not.toMatch(/Adopted/);
     expect(await entries()).toBe(before);
   });
 });

@@ -11,8 +11,10 @@ import {
   type CliContext,
   cliRequest,
   jobEnvironment,
+  lockWait,
   printJson,
   STACK_OPTION_HELP,
+  WAIT_OPTION,
   withSite,
 } from '../context.ts';
 import { type CliIo, printable, say } from '../io.ts';
@@ -206,11 +208,13 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--stack <stack>', STACK_OPTION_HELP)
     .option('--yes', 'adopt without asking, after reading the difference printed first')
+    .option(...WAIT_OPTION)
     .addHelpText(
       'after',
       "\nAn approval by an approver the audit log records adopts the configuration's policy too, with the change it approves: use this only when none of them can.\n\nExample:\n  $ frontendops approvers adopt --stack dashboard-hosting-prod",
     )
-    .action(async (flags: { stack?: string; yes?: boolean }) => {
+    .action(async (flags: { stack?: string; yes?: boolean; wait: string }) => {
+      const waitMs = await lockWait(ctx, flags);
       const [policies, inForceOf, { FrontendOpsError }] = await Promise.all([
         import('../../state/approval-policy.ts'),
         import('../../state/approval-in-force.ts'),
@@ -259,7 +263,7 @@ export function register(program: Command, ctx: CliContext): void {
           }
         }
         const who = cliRequest(ctx.io, 'approvers adopt').actor;
-        const entry = await inForceOf.adoptApprovalPolicy(site, who, Date.now());
+        const entry = await inForceOf.adoptApprovalPolicy(site, who, Date.now(), { waitMs });
         say(
           ctx.io.stdout,
           `Adopted by ${who}: entry ${entry.seq} of the audit log of ${stack} records the approval policy in frontendops.config.json; approvals of its changes are held to it from now on.`,

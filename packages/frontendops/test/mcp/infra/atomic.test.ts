@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
-import type { AuditHead } from '../../../src/contract/audit-head.ts';
+import { type AuditHead, parseAuditHead } from '../../../src/contract/audit-head.ts';
 import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
-import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
+import { pinRelease, promoteRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { artifactFileKey } from '../../../src/engine/manifest.ts';
 import { FrontendOpsError } from '../../../src/errors.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
@@ -41,6 +41,7 @@ import {
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../../support/atomic-snapshot.ts';
 import { auditEntryKey } from '../../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
+import { heldPoint } from '../../support/held-point.ts';
 import { connectInfra, type InfraClient, infraServerOn, type ToolCall } from '../../support/mcp-infra.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
@@ -357,6 +358,75 @@ describe('infra tools on an atomic stack', () => {
     } finally {
       await close();
     }
+  });
+
+  it("attack: `approvers adopt` beside an approved promote does not anchor its older head over the promote's use", async () => {
+    // The adoption has appended its entry and read the release store; its anchor is not sent yet.
+    // Meanwhile a promote of the live release lifts the rollback's pin with an approval and anchors
+    // the head after its use. Before, the adoption then wrote its older head over it (the store
+    // changed by another key only, it read it again and wrote), and the use was anchored by nothing.
+    await rolledBack.restore();
+    const real = t.site.releases as ReleaseStore;
+    const adoptionHeld = heldPoint();
+    let hold = true;
+    const adopting = adoptApprovalPolicy(
+      {
+        ...t.site,
+        releases: {
+          ...real,
+          async anchorAuditHead(head, etag) {
+            if (hold) {
+              hold = false;
+              await adoptionHeld.arrive();
+            }
+            return real.anchorAuditHead(head, etag);
+          },
+        },
+      },
+      'Ops',
+      Date.now(),
+    );
+    adopting.catch(() => {});
+    await adoptionHeld.reached;
+    let waiting = () => {};
+    const waits = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    const promoter = await t.open({ onNotice: (notice) => /is locked by/.test(notice) && waiting() });
+    const approval = { nonce: 'nonce-adopt-race-AAAAAAA', by: 'Ada', via: 'elicitation' as const };
+    const promoting = promoteRelease(promoter, {
+      app: APP,
+      commit: C[0] as string,
+      request: request('lift it'),
+      waitMs: 60_000,
+      authorize: async (plan) => {
+        const { nonce, ...given } = approval;
+        await consumeApproval(promoter, nonce, {
+          action: 'promote',
+          deployId: plan.deployId,
+          approval: given,
+          now: Date.now(),
+          judged: await approvalInForce(promoter),
+        });
+        return approval;
+      },
+    });
+    promoting.catch(() => {});
+    // The promote done (the adoption outside the lock), or waiting for the lock the adoption holds.
+    await Promise.race([promoting, waits]);
+    adoptionHeld.release();
+    const [adopted, promoted] = await Promise.allSettled([adopting, promoting]);
+    const prefix = t.site.target.statePrefix;
+    const use = (await readAudit(t.site.state, prefix)).findLast((e) => e.type === 'approval-used');
+    const anchored = parseAuditHead((await t.store().read()).auditHead ?? '');
+    expect(use).toBeDefined();
+    expect(anchored?.seq).toBeGreaterThanOrEqual(use?.seq ?? Number.POSITIVE_INFINITY);
+    expect(adopted.status, String((adopted as PromiseRejectedResult).reason)).toBe('fulfilled');
+    expect(promoted).toMatchObject({ status: 'fulfilled', value: { unpinned: { commit: C[0] } } });
+    expect(await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).toMatchObject({
+      ok: true,
+      problems: [],
+    });
   });
 
   it('attack: promote_release of the live release lifts a protected pin only with an approval of it', async () => {
