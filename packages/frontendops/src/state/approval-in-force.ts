@@ -17,7 +17,7 @@ import {
   recordedIn,
   recordsPolicy,
 } from './approval-policy.ts';
-import { appendAudit, approvalUseOnChain, newestEntryWhere } from './audit.ts';
+import { appendAudit, approvalUseOnChain, assertChainHoldsAnchor, newestEntryWhere } from './audit.ts';
 import type { AuditEntry } from './audit-entry.ts';
 
 /**
@@ -102,6 +102,10 @@ export async function adoptApprovalPolicy(
     // On an atomic stack, anchored where whoever can write only the state bucket cannot cut it.
     const { releases } = site;
     const read = site.mode === 'atomic' && releases ? await releases.read() : null;
+    // A chain cut back past the head anchored there (an approval's use gone, to spend it again) is
+    // refused, as a change refuses it: the adoption's anchor would vouch for the cut.
+    if (read)
+      await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, read.auditHead);
     const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
       type: POLICY_ADOPTED,
       data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },

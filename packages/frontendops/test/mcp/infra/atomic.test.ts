@@ -429,6 +429,54 @@ describe('infra tools on an atomic stack', () => {
     });
   });
 
+  it('attack: `approvers adopt` on a chain cut back past an anchored use: refused, the anchor kept', async () => {
+    // A promote of the live release lifts the rollback's pin with an approval, and anchors its use.
+    // Whoever writes the state bucket cuts the chain from that use and moves the head back. Before,
+    // the next adoption appended to the cut chain and anchored its head: the cut then held, unseen.
+    await rolledBack.restore();
+    const approval = { nonce: 'nonce-adopt-cut-AAAAAAAA', by: 'Ada', via: 'elicitation' as const };
+    await promoteRelease(t.site, {
+      app: APP,
+      commit: C[0] as string,
+      request: request('lift it'),
+      authorize: async (plan) => {
+        const { nonce, ...given } = approval;
+        await consumeApproval(t.site, nonce, {
+          action: 'promote',
+          deployId: plan.deployId,
+          approval: given,
+          now: Date.now(),
+          judged: await approvalInForce(t.site),
+        });
+        return approval;
+      },
+    });
+    const prefix = t.site.target.statePrefix;
+    const entries = await readAudit(t.site.state, prefix);
+    const use = entries.findLast((e) => e.type === 'approval-used') as AuditEntry;
+    const before = entries.find((e) => e.seq === use.seq - 1) as AuditEntry;
+    await t.site.state.delete(
+      entries.filter((e) => e.seq >= use.seq).map((e) => auditEntryKey(prefix, e.seq)),
+    );
+    await t.site.state.put(
+      `${prefix}audit/head.json`,
+      JSON.stringify({ seq: before.seq, hash: before.hash }),
+      {
+        contentType: 'application/json',
+      },
+    );
+    const anchoredBefore = (await t.store().read()).auditHead;
+
+    const refused = await adoptApprovalPolicy(t.site, 'Ops', Date.now()).catch((error: unknown) => error);
+    expect(refused).toMatchObject({
+      code: 'TAMPERED',
+      message: expect.stringContaining(`does not hold entry ${use.seq}:${use.hash}`),
+    });
+    expect((refused as Error).message).toMatch(/Nothing was changed/);
+    expect((await t.store().read()).auditHead).toBe(anchoredBefore);
+    expect((await readAuditHead(t.site.state, prefix))?.seq).toBe(before.seq);
+  });
+
   it('attack: promote_release of the live release lifts a protected pin only with an approval of it', async () => {
     // v1 live by a rollback, so pinned: a promote of v1 copies nothing, but lifts the pin.
     await rolledBack.restore();
