@@ -2,6 +2,7 @@
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { servedDespiteOwner, servedReader } from '../atomic/served.ts';
+import type { AuditHead } from '../contract/audit-head.ts';
 import { type AtomicReadBeside, checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
 import {
   type AtomicContext,
@@ -82,19 +83,27 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
       ? await markerRefusal(site, markerRead, bindings)
       : null;
   // The head the release store anchors (an approval's use, a policy adoption), held as every change
-  // holds it: a chain that does not hold it has each change refused.
-  const anchorRefused =
+  // holds it: a chain that does not hold it has each change refused. Held by the head read for the
+  // bindings, not read again; only where that fails is the head read again, after the store: one
+  // anchored between the two reads (status takes no lock) is no cut chain.
+  const holdsAnchor = (read?: { head: AuditHead | null }) =>
     store && 'read' in store
-      ? await assertChainHoldsAnchor(
+      ? assertChainHoldsAnchor(
           site.state,
           site.target.statePrefix,
           site.target.stack,
           store.read.auditHead,
-        ).then(
-          () => null,
-          (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
+          read,
         )
-      : null;
+      : Promise.resolve();
+  const anchorRefused = await holdsAnchor(chain ? { head: chain.head } : undefined)
+    .catch((error: unknown) =>
+      chain && isFrontendOpsError(error, 'TAMPERED') ? holdsAnchor() : Promise.reject(error),
+    )
+    .then(
+      () => null,
+      (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
+    );
   const now = Date.now();
   // Where something read differs from the chain, verify decides: one run for the whole status (it
   // reads the whole chain), on first need; null, it could not answer.

@@ -258,16 +258,18 @@ export async function recordedStateKnown(store: ObjectStore, prefix: string): Pr
 
 /**
  * recordedStateKnown, with the newest entry as it read it (readRecordedState): for a reader that
- * looks among the newest entries next (recordsStanding `newest`), so that entry is read once.
+ * looks among the newest entries next (recordsStanding `newest`), so that entry is read once; and
+ * the head it read (or knew), for a reader that holds the chain to it next (assertChainHoldsAnchor
+ * `read`), so the head is read once.
  */
 export async function recordedStateRead(
   store: ObjectStore,
   prefix: string,
-): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
+): Promise<{ recorded: RecordedState; newest: EntryRead | null; head: AuditHead | null }> {
   const kept = knownHead(store, prefix);
   if (kept) {
     // Under a lock, held to the entries past the head its check walked, as the check held the state.
-    const read = await readRecordedState(store, prefix, kept.record);
+    const read = { ...(await readRecordedState(store, prefix, kept.record)), head: kept.record };
     const past = keeping.has(store) ? knownPast.get(store)?.get(prefix) : undefined;
     if (past?.head !== kept.record.hash) return read;
     const { head: _, ...recorded } = past;
@@ -279,7 +281,7 @@ export async function recordedStateRead(
     store.get(entryKey(prefix, (head?.seq ?? 0) + 1)),
   ]);
   const past = await bindingsPastHead(store, prefix, head, read.recorded, next?.body);
-  return { ...read, recorded: keptPast(store, prefix, head, past) };
+  return { ...read, recorded: keptPast(store, prefix, head, past), head };
 }
 
 /**

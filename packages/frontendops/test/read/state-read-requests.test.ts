@@ -6,14 +6,19 @@
  * chain answers the whole command. The totals are bounds: a reader that reads more fails here.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { anchorAuditHead } from '../../src/atomic/anchored-head.ts';
+import type { AuditHead } from '../../src/contract/audit-head.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { readStatus } from '../../src/read/status.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { readAuditHead } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { heldPoint } from '../support/held-point.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 let inPlace: TestDeployEnv;
@@ -70,6 +75,56 @@ describe('status and history read the audit chain once', () => {
       head: 1,
       newest: 1,
     });
+  });
+
+  it("status, atomic, the chain's head anchored in the release store (an approval's use): the head read once", async () => {
+    // The store's anchor is held to the chain by the head read for the bindings: before, that check
+    // read the head again (head: 2, total: 15).
+    const store = atomic.store();
+    const head = await readAuditHead(atomic.site.state, atomic.target.statePrefix);
+    await anchorAuditHead(store, head as AuditHead, await store.read());
+    expect(await requestsOf(atomic, () => readStatus(atomic.site))).toEqual({
+      total: 14,
+      head: 1,
+      newest: 1,
+    });
+  });
+
+  it('status, atomic, an adoption anchored between its read of the head and of the store: not called a cut chain', async () => {
+    // Status reads the chain's head and the release store at once: an adoption (or an approval's
+    // use) that lands between the two leaves the store anchoring an entry past the head it read.
+    const { state, target } = atomic.site;
+    const headKey = `${target.statePrefix}audit/head.json`;
+    // Held till the head is read and the adoption has landed after that read.
+    const landed = heldPoint();
+    let adopting: Promise<unknown> | undefined;
+    const real = atomic.site.releases as ReleaseStore;
+    const site = {
+      ...atomic.site,
+      state: {
+        ...state,
+        async get(key: string) {
+          const read = await state.get(key);
+          if (key === headKey && !adopting) {
+            adopting = adoptApprovalPolicy(atomic.site, 'Ops', Date.now());
+            await adopting;
+            landed.release();
+          }
+          return read;
+        },
+      },
+      releases: {
+        ...real,
+        async read() {
+          await landed.arrive();
+          return real.read();
+        },
+      },
+    };
+    const status = await readStatus(site);
+    const adopted = (await adopting) as { seq: number } | undefined;
+    expect((await real.read()).auditHead).toMatch(new RegExp(`^${adopted?.seq}:`));
+    expect(status.recorded).toEqual({ state: 'as-recorded', note: null });
   });
 
   it('history: a page of two rows reads the chain from its newest entry back, each entry once', async () => {
