@@ -336,8 +336,8 @@ export interface ReleaseStore {
   previewSecret(): Promise<string>;
   /**
    * Writes the audit chain's head ("<seq>:<hash>") to AUDIT_HEAD_KEY over `ifEtag`, as a switch
-   * writes the pointer; PRECONDITION_FAILED as write(). null: the store names no environment yet
-   * (its first switch names it), so nothing was written.
+   * writes the pointer (naming a store no switch named yet, as the first switch does);
+   * PRECONDITION_FAILED as write().
    */
-  anchorAuditHead(head: string, ifEtag: string): Promise<{ etag: string } | null>;
+  anchorAuditHead(head: string, ifEtag: string): Promise<{ etag: string }>;
 }

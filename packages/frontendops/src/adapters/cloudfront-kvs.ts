@@ -146,6 +146,32 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     );
   }
 
+  /**
+   * Writes `key` over `ifEtag` in a store named this environment's; in one no switch named yet (an
+   * unnamed store is named only where its pointer was held to this stack's state, claimable: by the
+   * read `ifEtag` came from, or here, where a pointer changed since then fails the write), names it
+   * in the same conditional write: a store another stack claimed after `ifEtag` was read fails it
+   * (PRECONDITION_FAILED).
+   */
+  async function putNaming(key: string, value: string, ifEtag: string): Promise<{ etag: string }> {
+    if (!owner || claimed || (await ownedHere())) return put(key, value, ifEtag);
+    if (!unnamed) {
+      const current = await getKey(RELEASE_KEY);
+      await claimable(current === null ? null : (decodeReleasePointer(current) ?? current), ifEtag);
+    }
+    const Puts = [
+      { Key: key, Value: value },
+      { Key: ENVIRONMENT_KEY, Value: owner.value },
+    ];
+    const out = await call('write', () =>
+      client.send(new UpdateKeysCommand({ KvsARN, IfMatch: ifEtag, Puts })),
+    );
+    if (!out.ETag)
+      throw new FrontendOpsError('UPSTREAM', 'UpdateKeys answered without the store’s new ETag.');
+    claimed = true;
+    return { etag: out.ETag };
+  }
+
   function call<T>(operation: 'read' | 'write', send: () => Promise<T>): Promise<T> {
     return send().catch((error: unknown) => {
       throw toFrontendOpsError(error, operation, KvsARN);
@@ -199,34 +225,13 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       return { value, etag: version, auditHead };
     },
 
-    async anchorAuditHead(head: string, ifEtag: string) {
-      // Only in a store named this environment's: an unnamed one is named by its first switch.
-      if (owner && !claimed && !(await ownedHere())) return null;
-      return put(AUDIT_HEAD_KEY, head, ifEtag);
-    },
+    // An anchor written before the stack's first switch names the store as that switch would:
+    // else an adoption or approval use made then would be anchored by nothing. The switch then
+    // finds the store named, writes its pointer alone, and holds the chain to the anchor.
+    anchorAuditHead: (head: string, ifEtag: string) => putNaming(AUDIT_HEAD_KEY, head, ifEtag),
 
     async write(value: ReleasePointer, ifEtag: string) {
-      const text = encodeReleasePointer(value);
-      if (!owner || claimed || (await ownedHere())) return put(RELEASE_KEY, text, ifEtag);
-      // An unnamed store is named only where its pointer was held to this stack's state (claimable):
-      // by the read `ifEtag` came from, or here (a pointer changed since then fails the write).
-      if (!unnamed) {
-        const current = await getKey(RELEASE_KEY);
-        await claimable(current === null ? null : (decodeReleasePointer(current) ?? current), ifEtag);
-      }
-      // The first switch names this environment, in the same conditional write: a store another
-      // stack claimed after `ifEtag` was read fails it (PRECONDITION_FAILED).
-      const Puts = [
-        { Key: RELEASE_KEY, Value: text },
-        { Key: ENVIRONMENT_KEY, Value: owner.value },
-      ];
-      const out = await call('write', () =>
-        client.send(new UpdateKeysCommand({ KvsARN, IfMatch: ifEtag, Puts })),
-      );
-      if (!out.ETag)
-        throw new FrontendOpsError('UPSTREAM', 'UpdateKeys answered without the store’s new ETag.');
-      claimed = true;
-      return { etag: out.ETag };
+      return putNaming(RELEASE_KEY, encodeReleasePointer(value), ifEtag);
     },
 
     async previewSecret() {

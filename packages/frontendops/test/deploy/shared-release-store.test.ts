@@ -23,6 +23,7 @@ import { startLocalEdge } from '../../src/local/edge.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite, releaseStoreOwner } from '../../src/stacks/open.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { putJsonObject } from '../../src/state/json-object.ts';
@@ -34,6 +35,7 @@ import {
   storedAtomicPending,
   writeReleaseBuild,
 } from '../support/atomic-env.ts';
+import { auditEntryKey } from '../support/audit-forgery.ts';
 import { publishAsCi } from '../support/deploy-env.ts';
 import { rawKvs } from '../support/raw-kvs.ts';
 
@@ -46,6 +48,8 @@ const OPTIONS = {
     'staging-hosting',
     'dev-artifacts',
     'dev-hosting',
+    'fresh-artifacts',
+    'fresh-hosting',
   ],
 };
 /** Production, both commits deployed, the second live. The first describe's cases leave it so. */
@@ -163,6 +167,63 @@ describe("a stack whose outputs name another environment's release store", () =>
       v: 1,
       hostingBucket: 'atomic-hosting',
     });
+  }, 120_000);
+});
+
+describe('a release store no switch has named yet', () => {
+  it("anchors a policy adopted before the stack's first switch: cut from the chain, that switch is refused", async () => {
+    // Before, the anchor was not written where no switch had named the store: the adoption was held
+    // by the state bucket alone, and whoever writes it could cut it unseen before the first deploy.
+    const t = env();
+    const edge = await startLocalEdge({
+      origin: t.s3.store('fresh-hosting'),
+      distributionId: 'EFRESHSTORE01',
+      apiCredentials: t.s3.credentials,
+      atomic: {
+        credentials: [t.s3.credentials],
+        kvsArn: 'arn:aws:cloudfront::000000000000:key-value-store/fresh-releases',
+      },
+    });
+    try {
+      const own = { arn: edge.atomic?.kvsArn as string, endpoint: edge.atomic?.kvsEndpoint as string };
+      const fresh = await openQa(t, own, 'fresh');
+      try {
+        const store = () => fresh.releases as ReleaseStore;
+        expect((await store().read()).value).toBeNull();
+        const adopted = await adoptApprovalPolicy(fresh, 'Ops', Date.now());
+        const read = await store().read();
+        expect(read.auditHead).toBe(`${adopted.seq}:${adopted.hash}`);
+        // The store is named this stack's by that write, as its first switch would name it.
+        const kvs = rawKvs({ ...t, edge, target: fresh.target });
+        try {
+          expect(await kvs.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(fresh.target));
+        } finally {
+          kvs.destroy();
+        }
+        // Whoever writes the state bucket cuts the adoption: the first deploy is refused, nothing switched.
+        const prefix = fresh.target.statePrefix;
+        await fresh.state.delete([auditEntryKey(prefix, adopted.seq)]);
+        const before = (await readAudit(fresh.state, prefix)).at(-1);
+        if (before) {
+          await putJsonObject(fresh.state, `${prefix}audit/head.json`, {
+            seq: before.seq,
+            hash: before.hash,
+          });
+        } else await fresh.state.delete([`${prefix}audit/head.json`]);
+        const build = await writeReleaseBuild(join(t.tmp, 'build-fresh'), 'fresh');
+        const commit = '4444444444444444444444444444444444444444';
+        await publishAsCi(fresh, { dir: build.dir, app: APP, commit });
+        await expect(deployArtifact(fresh, { app: APP, commit, request: request() })).rejects.toMatchObject({
+          code: 'TAMPERED',
+          message: expect.stringContaining(`does not hold entry ${adopted.seq}:${adopted.hash}`),
+        });
+        expect((await store().read()).value).toBeNull();
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      await edge.close();
+    }
   }, 120_000);
 });
 
