@@ -40,6 +40,7 @@ import {
   releaseIdOfKey,
   releaseKeyOf,
   samePointer,
+  unvouchedReleaseKeys,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
@@ -485,7 +486,7 @@ async function runLocked(
   };
   await ctx.atomic.writePending(pending);
   try {
-    await copyFiles(site, plan.copies, options);
+    await copyFiles(site, plan.copies, options, plan.stray);
     await Promise.all(prepared.ensured.map((index) => ctx.atomic.writeReleaseIndex(index)));
   } catch (error) {
     // Kept for the record written when a later operation replaces this one (best effort).
@@ -589,8 +590,11 @@ async function prepare(
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
-  // Files under the id of a release not kept (nothing pruned them yet) are counted as this build's by
-  // the plan: held to the index stored with them first, read only when the listing shows some.
+  // Files under the id of a release not kept (nothing pruned them yet) are held to the index stored
+  // with them first, read only when the listing shows some. With none, nothing says they are this
+  // build's (a deploy stopped before its index, perhaps of another build with the same id): only
+  // those a stopped run of this build wrote are (unvouchedReleaseKeys).
+  let unvouched: Set<string> | undefined;
   if (
     !indexed &&
     op !== 'migrate' &&
@@ -598,6 +602,7 @@ async function prepare(
   ) {
     const stored = await ctx.atomic.readReleaseIndex(releaseId);
     if (stored) assertOwnReleaseId(site.target.stack, target.release, [stored]);
+    else unvouched = unvouchedReleaseKeys(target.release, listed.hosting.keys(), interrupted?.plan ?? null);
   }
   const planned = planAtomic({
     stack: site.target.stack,
@@ -615,6 +620,7 @@ async function prepare(
     graceMs: site.releaseGraceMs,
     keepPrefixes: ownPrefixes(site),
     ...(interrupted ? { written: interrupted.plan.copies } : {}),
+    ...(unvouched ? { unvouched } : {}),
   });
   const { publishedIn, publishedInHead } = target;
   const plan = publishedIn
@@ -630,9 +636,18 @@ async function prepare(
       : [{ ...target.release, manifest }];
   const at = new Date(ctx.now).toISOString();
   const ensured = sources.flatMap((r) => (r.manifest ? [releaseIndexOf(r, r.manifest, at)] : []));
-  // What the bucket holds once the copies are done, for the prune: no second listing.
+  // What the bucket holds once the copies are done (and the stray files deleted), for the prune: no
+  // second listing.
+  const stray = new Set(plan.stray);
   const known = full
-    ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
+    ? {
+        hosting: new Map(
+          [...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)].filter(
+            ([k]) => !stray.has(k),
+          ),
+        ),
+        manifests,
+      }
     : undefined;
   const copies = await sharedAssetsToCopy(site, plan.copies);
   if (copies.length === plan.copies.length) return { plan, ensured, known };
@@ -1107,11 +1122,16 @@ function notSwitchedBackToDrift(plan: AtomicPlan): FrontendOpsError {
   );
 }
 
-/** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */
+/**
+ * Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML; then
+ * the stray files under the release's id deleted, all before its release index and its switch.
+ */
 export async function copyFiles(
   site: Site,
   copies: readonly AtomicCopy[],
   options: Pick<AtomicOptions, 'concurrency' | 'onEvent'>,
+  /** Keys under the release's id its build has no file for (planReleaseFiles): deleted after the copies. */
+  stray: readonly string[] = [],
 ): Promise<void> {
   for (const group of GROUPS) {
     const batch = copies.filter((c) => c.group === group);
@@ -1126,6 +1146,7 @@ export async function copyFiles(
       { concurrency: options.concurrency ?? 32 },
     );
   }
+  if (stray.length > 0) await site.hosting.delete(stray);
 }
 
 /**

@@ -13,7 +13,12 @@ import {
   previewUrl,
   signPreviewToken,
 } from '../atomic/preview-token.ts';
-import { assertOwnReleaseId, planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
+import {
+  assertOwnReleaseId,
+  planReleaseFiles,
+  releaseIdFor,
+  unvouchedReleaseKeys,
+} from '../engine/atomic-plan.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -152,14 +157,27 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         ...(live.canary ? [live.canary] : []),
         ...live.retiring.flatMap((r) => r.releases),
       ];
+      // Files under the id with no index stored: held to what a stopped run of this build wrote (as a
+      // deploy holds them), read only when some are there. A stopped run of another build with this
+      // id is refused: its record would vouch for what this preview copies over its files.
+      const stopped = !stored && present.size > 0 ? ((await ctx.atomic.readPending())?.plan ?? null) : null;
+      if (stopped?.releaseId === ref.releaseId && stopped.artifactDigest !== ref.artifactDigest) {
+        throw new FrontendOpsError(
+          'CONFLICT',
+          `A ${stopped.op} of ${stopped.app}@${stopped.commit.slice(0, 7)}, another build with the release id ${ref.releaseId} of ${ref.app}@${ref.commit.slice(0, 7)}, stopped before it finished, and its files are under that id. Nothing was changed. Run any change on ${site.target.stack} first (a deploy or a rollback settles the stopped one), then ask for the preview again; a build ground to another's id on purpose is a matter for the artifacts bucket’s administrators.`,
+          { details: { releaseId: ref.releaseId } },
+        );
+      }
+      const unvouched = !stored && present.size > 0 ? unvouchedReleaseKeys(ref, present, stopped) : undefined;
       const files = planReleaseFiles({
         release: { ...ref, manifest },
         hosting: live.hosting,
         known,
         ...(live.replaced ? { replaced: live.replaced } : {}),
+        ...(unvouched ? { unvouched } : {}),
       });
       const copies = await sharedAssetsToCopy(site, files.copies);
-      await copyFiles(site, copies, options);
+      await copyFiles(site, copies, options, files.stray);
       copied = copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
       // Written after the entry that binds it, as the state is (below).

@@ -151,6 +151,8 @@ export interface AtomicPlanInput {
    * re-run does not copy its assets again.
    */
   written?: readonly AtomicCopy[];
+  /** Keys under the release's id that nothing vouches for (unvouchedReleaseKeys): planReleaseFiles. */
+  unvouched?: ReadonlySet<string>;
 }
 
 export interface AtomicCopy extends PlannedCopy {
@@ -176,6 +178,8 @@ export interface AtomicPlan extends DeployPlan {
   verify: { releaseId: string; indexSha256: string | null; as: 'live' | 'canary' };
   /** A pure switch: the release's files were known to be in place (nothing listed, copied or pruned). */
   inPlace: boolean;
+  /** Keys under the release's id its build has no file for, deleted before the switch (planReleaseFiles). */
+  stray?: string[];
 }
 
 const GROUP_ORDER: Record<FileGroup, number> = { asset: 0, other: 1, html: 2 };
@@ -348,16 +352,19 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
   const copies: AtomicCopy[] = [];
   const planned = new Set<string>();
   let unchanged = inPlace ? inPlace.files + inPlace.assets : 0;
+  let stray: string[] = [];
   for (const source of sources) {
     if (!source.manifest) continue;
+    const own = source === release;
     const files = planReleaseFiles({
       release: { ...source, manifest: source.manifest },
       hosting: live.hosting,
       known: writers,
       ...(live.replaced ? { replaced: live.replaced } : {}),
+      ...(own && input.unvouched ? { unvouched: input.unvouched } : {}),
     });
     for (const copy of files.copies) if (!planned.has(copy.key) && planned.add(copy.key)) copies.push(copy);
-    if (source === release) unchanged = files.unchanged;
+    if (own) ({ unchanged, stray } = files);
   }
   copies.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.key.localeCompare(b.key));
 
@@ -410,6 +417,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
             as: verifyAs,
           },
     inPlace: inPlace !== null,
+    ...(stray.length > 0 ? { stray } : {}),
   };
 }
 
@@ -420,7 +428,13 @@ export const SHARED_ASSET_CLASH =
 /**
  * The copies that make a release servable: its content-hashed assets at their usual keys (only
  * those not there yet, by sha256 from the manifests that wrote them) and its other files under its
- * release prefix (only the missing ones: a content-addressed prefix holds nothing else).
+ * release prefix (only the missing ones, where its release index or a kept release of this build
+ * vouches for the prefix: a content-addressed prefix holds nothing else).
+ *
+ * `unvouched` (unvouchedReleaseKeys): the prefix holds files no index vouches for, which another
+ * build ground to the same id may have left (a deploy of it stopped before its index). Those keys
+ * are copied again, and the keys under the prefix this build has no file for are `stray`: deleted
+ * before the switch, or the release would serve them as its own.
  */
 export function planReleaseFiles(input: {
   release: AtomicRelease & { manifest: Manifest };
@@ -429,17 +443,21 @@ export function planReleaseFiles(input: {
   known: readonly AtomicRelease[];
   /** Shared assets found replaced in the hosting bucket (AtomicLiveState.replaced). */
   replaced?: ReadonlySet<string>;
-}): { copies: AtomicCopy[]; unchanged: number } {
-  const { release, hosting } = input;
+  unvouched?: ReadonlySet<string>;
+}): { copies: AtomicCopy[]; unchanged: number; stray: string[] } {
+  const { release, hosting, unvouched } = input;
   const copies: AtomicCopy[] = [];
+  const own = new Set<string>();
   let unchanged = 0;
   for (const [path, entry] of Object.entries(release.manifest.files)) {
     const group = groupOf(path);
     const source = { app: release.app, commit: release.commit };
     if (group !== 'asset') {
       const key = releaseKeyOf(release.releaseId, path);
-      if (hosting.has(key)) unchanged++;
-      else copies.push({ path, key, group, ...entry, ...source, reason: 'new' });
+      own.add(key);
+      if (!hosting.has(key)) copies.push({ path, key, group, ...entry, ...source, reason: 'new' });
+      else if (unvouched?.has(key)) copies.push({ path, key, group, ...entry, ...source, reason: 'changed' });
+      else unchanged++;
       continue;
     }
     const key = keyOf(path);
@@ -466,7 +484,30 @@ export function planReleaseFiles(input: {
     if (known !== null && known.size === size && !replaced) unchanged++;
     else copies.push({ path, key, group, ...entry, ...source, reason: replaced ? 'changed' : 'unverified' });
   }
-  return { copies, unchanged };
+  const stray = unvouched
+    ? [...hosting.keys()].filter((k) => releaseIdOfKey(k) === release.releaseId && !own.has(k)).sort()
+    : [];
+  return { copies, unchanged, stray };
+}
+
+/**
+ * The keys under a release's id (`present`: a listing) that nothing vouches are its build's, when
+ * no release index is stored under the id and no kept release has it: all of them, unless the
+ * operation stopped there (`interrupted`, its crash-recovery record's plan) was of this very build,
+ * whose files are its files too; of those, only the ones it was copying over another's (reason
+ * 'changed': they may not have landed). A build ground to the id of a deploy stopped before its
+ * index copies its own files over the other's; that deploy's own build run again copies none again.
+ */
+export function unvouchedReleaseKeys(
+  release: ReleaseIdRef,
+  present: Iterable<string>,
+  interrupted: Pick<AtomicPlan, 'releaseId' | 'artifactDigest' | 'copies'> | null,
+): Set<string> {
+  const under = [...present].filter((k) => releaseIdOfKey(k) === release.releaseId);
+  if (interrupted?.releaseId !== release.releaseId || interrupted.artifactDigest !== release.artifactDigest)
+    return new Set(under);
+  const over = new Set(interrupted.copies.filter((c) => c.reason === 'changed').map((c) => c.key));
+  return new Set(under.filter((k) => over.has(k)));
 }
 
 /**
@@ -613,7 +654,9 @@ export function describeAtomicPlan(plan: AtomicPlan): string {
   const files = `${n} file${n === 1 ? '' : 's'} to copy`;
   const pruned = describePrune(plan);
   const prune = pruned ? `, ${pruned}` : '';
-  const tail = `${files}${prune}, one key write, nothing to invalidate`;
+  const k = plan.stray?.length ?? 0;
+  const stray = k > 0 ? `, ${k} stray file${k === 1 ? '' : 's'} under its id to delete` : '';
+  const tail = `${files}${stray}${prune}, one key write, nothing to invalidate`;
   if (plan.noop) {
     return plan.op === 'migrate'
       ? `${plan.stack} already serves atomic releases: nothing to do`

@@ -17,7 +17,14 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, COLLIDING_COMMITS, request, startAtomicEnv } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  COLLIDING_COMMITS,
+  HOSTING,
+  request,
+  startAtomicEnv,
+} from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
@@ -82,6 +89,65 @@ afterAll(async () => {
 });
 
 const keys = async () => (await site.hosting.list()).map((o) => o.key);
+
+/**
+ * What the ground build serves at each path the cases fetch through the edge (a page only the other
+ * build has: 404). Not the favicon (max-age=300): the edge caches it under the release's key, which
+ * the cases of the two builds share, so it is read from the bucket.
+ */
+const GROUND_FILES = {
+  '/': 'ground',
+  '/manifest.webmanifest': '{"name":"Sophia ground"}',
+  '/old.html': 404,
+};
+
+/** What `browser` is served at each of GROUND_FILES' paths: the page's release name, else the body (or status). */
+const servedFiles = async (browser: Browser) => {
+  const files: Record<string, string | number> = {};
+  for (const path of Object.keys(GROUND_FILES)) {
+    if (path === '/') files[path] = releaseOf((await browser.navigate('/')).body) ?? '';
+    else {
+      const got = await browser.get(path);
+      files[path] = got.status === 200 ? got.body : got.status;
+    }
+  }
+  return files;
+};
+
+/**
+ * COLLIDING_COMMITS published, and a deploy of the first ('kept') stopped at its copy of index.html,
+ * after its other files (as a process killed there): no release index under the id. `stray`: a page
+ * the ground build does not have put under the id too, as a build with other paths would leave it.
+ * Returns the id and that page's key.
+ */
+async function stoppedBeforeIndex(options: { stray?: boolean } = {}): Promise<[string, string]> {
+  const [first, ground] = COLLIDING_COMMITS;
+  await t.publish(first, 'kept');
+  await t.publish(ground, 'ground');
+  const manifest = (await readManifest(site.artifacts, APP, first)) as Manifest;
+  const id = releaseIdFor({ commit: first, artifactDigest: artifactDigest(manifest) });
+  const stopping: Site = {
+    ...site,
+    hosting: {
+      ...site.hosting,
+      copyFrom: async (...args) => {
+        if (args[1] === `_releases/${id}/index.html`) throw new Error('the process stopped');
+        return site.hosting.copyFrom(...args);
+      },
+    },
+  };
+  await expect(deployAtomic(stopping, { app: APP, commit: first, request: request() })).rejects.toThrow(
+    'the process stopped',
+  );
+  const stray = `_releases/${id}/old.html`;
+  expect(await keys()).toContain(`_releases/${id}/favicon.ico`);
+  if (options.stray !== false)
+    await site.hosting.put(stray, Buffer.from('<p>only the stopped build has this page</p>'), {
+      contentType: 'text/html',
+      cacheControl: 'no-cache',
+    });
+  return [id, stray];
+}
 
 describe('preview links', () => {
   beforeEach(() => v1Live.restore());
@@ -176,6 +242,67 @@ describe('preview links', () => {
       );
     }
     expect(await stored()).toEqual(before);
+  });
+
+  /**
+   * The same two builds, a deploy of the first stopped after its other files, before its HTML and
+   * its release index: its files are under the id, which nothing keeps and no index vouches for.
+   * Before, a deploy of the ground build counted them as its own and copied only
+   * its index.html: it went live serving the stopped build's favicon and web manifest, and a page
+   * only that build has (`/old.html`, planted here: the two builds have the same paths).
+   */
+  it('a build ground to the id of a deploy stopped before its index goes live with its own files', async () => {
+    const [id, stray] = await stoppedBeforeIndex();
+    const deployed = await deployAtomic(site, { app: APP, commit: COLLIDING_COMMITS[1], request: request() });
+    expect([deployed.outcome, deployed.releaseId]).toEqual(['succeeded', id]);
+    expect(await servedFiles(new Browser(t.edge.url))).toEqual(GROUND_FILES);
+    expect((await site.hosting.get(`_releases/${id}/favicon.ico`))?.body.toString()).toBe('icon ground');
+    expect(await keys()).not.toContain(stray);
+  });
+
+  /**
+   * A preview of the ground build there is refused: it would copy its files over the stopped
+   * deploy's, whose crash-recovery record (which a preview leaves for the next change) vouches for
+   * them when that build is deployed again. A change settles the record first (the case above).
+   */
+  it('a preview of a build ground to the id of a deploy stopped before its index is refused, nothing written', async () => {
+    const [id] = await stoppedBeforeIndex();
+    const stored = async () => ({
+      keys: await keys(),
+      state: (await site.state.list(t.target.statePrefix)).map((o) => [o.key, o.etag]),
+      pointer: await t.store().read(),
+    });
+    const before = await stored();
+    const refused = await previewLink(site, {
+      app: APP,
+      commit: COLLIDING_COMMITS[1],
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'CONFLICT'), String(refused)).toBe(true);
+    expect((refused as Error).message).toMatch(
+      new RegExp(`A deploy of ${APP}@c0111de, another build with the release id ${id} .*Nothing was changed`),
+    );
+    expect(await stored()).toEqual(before);
+  });
+
+  /**
+   * The stopped deploy's own build run again: its crash-recovery record vouches for what it copied,
+   * so only the HTML it had not copied yet is copied (as before this rule: no more requests).
+   */
+  it('the stopped build deployed again copies only what its stopped deploy had not', async () => {
+    await stoppedBeforeIndex({ stray: false });
+    const mark = await t.mark();
+    const deployed = await deployAtomic(site, { app: APP, commit: COLLIDING_COMMITS[0], request: request() });
+    expect([deployed.outcome, deployed.copied]).toEqual(['succeeded', 1]);
+    expect(await servedFiles(new Browser(t.edge.url))).toEqual({
+      '/': 'kept',
+      '/manifest.webmanifest': '{"name":"Sophia kept"}',
+      '/old.html': 404,
+    });
+    const favicon = await site.hosting.get(`_releases/${deployed.releaseId}/favicon.ico`);
+    expect(favicon?.body.toString()).toBe('icon kept');
+    const copies = (await t.requestsSince(mark)).filter((r) => r.bucket === HOSTING && r.copySource);
+    expect(copies.map((r) => r.key)).toEqual([`_releases/${deployed.releaseId}/index.html`]);
   });
 
   it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {

@@ -17,6 +17,7 @@ import {
   RELEASE_ID,
   releaseIdFor,
   releaseIdOfKey,
+  unvouchedReleaseKeys,
 } from '../../src/engine/atomic-plan.ts';
 import { cacheControlFor } from '../../src/engine/cache-policy.ts';
 import { describePlan } from '../../src/engine/describe.ts';
@@ -267,6 +268,44 @@ describe('planAtomic', () => {
     const files = planReleaseFiles({ release: B, hosting: hosting(A, B), known: [A] });
     expect(files.copies.map((c) => [c.key, c.reason])).toEqual([['assets/app-BXy12345.js', 'unverified']]);
     expect(planReleaseFiles({ release: B, hosting: hosting(A, B), known: [A, B] }).copies).toEqual([]);
+  });
+
+  /**
+   * Files under B's id with no release index (a deploy stopped before it): those a stopped run of
+   * B's own build wrote are B's, except what it was copying over another build's; anything else
+   * there may be another build's with the same id, copied again, and keys B has no file for stray.
+   */
+  it('files under the id that no index vouches for are copied again unless a stopped run of the build wrote them', () => {
+    const under = (path: string) => `_releases/${B.releaseId}${path}`;
+    const present = new Map([...hosting(A, B), [under('/old.html'), 10]]);
+    const stopped = { releaseId: B.releaseId, artifactDigest: B.artifactDigest, copies: [] };
+    const plan = (interrupted: Parameters<typeof unvouchedReleaseKeys>[2]) => {
+      const unvouched = unvouchedReleaseKeys(B, present.keys(), interrupted);
+      const files = planReleaseFiles({ release: B, hosting: present, known: [A, B], unvouched });
+      return [files.copies.map((c) => [c.key, c.reason]), files.stray];
+    };
+    const foreign = [
+      [
+        [under('/index.html'), 'changed'],
+        [under('/favicon.ico'), 'changed'],
+      ],
+      [under('/old.html')],
+    ];
+    expect(plan(null)).toEqual(foreign);
+    expect(plan({ ...stopped, artifactDigest: A.artifactDigest })).toEqual(foreign);
+    expect(plan(stopped)).toEqual([[], [under('/old.html')]]);
+    const over = planAtomic({ ...base, op: 'deploy', release: B, live: liveWith() }).copies.filter(
+      (c) => c.key === under('/index.html'),
+    );
+    expect(plan({ ...stopped, copies: over.map((c) => ({ ...c, reason: 'changed' as const })) })).toEqual([
+      [[under('/index.html'), 'changed']],
+      [under('/old.html')],
+    ]);
+    // Nothing said about the prefix (an index or a kept release vouches for it): as before.
+    expect(planReleaseFiles({ release: B, hosting: present, known: [A, B] })).toMatchObject({
+      copies: [],
+      stray: [],
+    });
   });
 
   it('spa: true is written into the pointer', () => {
