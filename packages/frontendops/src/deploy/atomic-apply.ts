@@ -228,8 +228,10 @@ export async function runAtomic(
       stopped = await ctx.atomic.readPending();
     }
     // A refusal of what this operation chose is the run's too, after its settle finished the change
-    // stopped past its switch (settleAtomic): the dry run names that one, in its words.
-    const chosen = async () => prepare(site, op, ctx, await choose(ctx));
+    // stopped past its switch (settleAtomic): the dry run names that one, in its words. One stopped
+    // before it is planned beside, as the run plans it (what it copied: unvouchedReleaseKeys).
+    const unswitched = stopped && !switchedLive(stopped, ctx.kvs.value) ? stopped : null;
+    const chosen = async () => prepare(site, op, ctx, await choose(ctx), unswitched);
     const prepared = await chosen().catch(async (error: unknown) => {
       const finishing =
         stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped) : null;

@@ -287,10 +287,18 @@ describe('preview links', () => {
 
   /**
    * The stopped deploy's own build run again: its crash-recovery record vouches for what it copied,
-   * so only the HTML it had not copied yet is copied (as before this rule: no more requests).
+   * so only the HTML it had not copied yet is copied (as before this rule: no more requests), as its
+   * dry run says.
    */
   it('the stopped build deployed again copies only what its stopped deploy had not', async () => {
     await stoppedBeforeIndex({ stray: false });
+    const dry = await deployAtomic(site, {
+      app: APP,
+      commit: COLLIDING_COMMITS[0],
+      request: request(),
+      dryRun: true,
+    });
+    expect(dry.plan.copies.map((c) => c.key)).toEqual([`_releases/${dry.releaseId}/index.html`]);
     const mark = await t.mark();
     const deployed = await deployAtomic(site, { app: APP, commit: COLLIDING_COMMITS[0], request: request() });
     expect([deployed.outcome, deployed.copied]).toEqual(['succeeded', 1]);
