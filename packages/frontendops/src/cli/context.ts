@@ -246,7 +246,7 @@ export async function withSite<T>(
   const config = await loadCliConfig(ctx);
   const ref = await chooseStack(ctx, flag, config);
   const { openSite } = await import('../stacks/open.ts');
-  const site = await openSite(ref, config, ctx.io.cwd, { onNotice: noticeOnce(ctx) });
+  const site = await openSite(ref, config, ctx.io.cwd, { onNotice: noticeOnce(ctx), env: ctx.io.env });
   try {
     return await run(site, config);
   } finally {

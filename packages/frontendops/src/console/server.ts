@@ -57,6 +57,8 @@ export interface ConsoleOptions {
   openSite?: (ref: string) => Promise<Site>;
   /** Where stack references and the config's relative paths are resolved; default the working directory. */
   cwd?: string;
+  /** The environment the console was given (default process.env): what the default openSite reads (its env). */
+  env?: NodeJS.ProcessEnv;
   /** Interface to listen on; default 127.0.0.1. Anything else exposes the console to the network. */
   host?: string;
   /** Default 0: a free port. */
@@ -113,7 +115,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     stacks: options.stacks,
     openSite: given
       ? (ref) => given(ref)
-      : (ref, config) => openConfiguredStack(ref, config, options.cwd ?? process.cwd()),
+      : (ref, config) =>
+          openConfiguredStack(ref, config, options.cwd ?? process.cwd(), {
+            ...(options.env ? { env: options.env } : {}),
+          }),
     ...(options.git ? { git: options.git } : {}),
     ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
   });

@@ -63,7 +63,10 @@ export interface ConnectSiteOptions {
    * machines reach the endpoint): the configuration's allowUnserialisedDeploys. Default false.
    */
   allowUnserialised?: boolean;
-  /** Where the SDK's endpoint variables are read (default process.env). */
+  /**
+   * The environment the command was given (default process.env): where the SDK's endpoint variables
+   * (configuredEndpoint) and the lock directory (FRONTENDOPS_LOCK_DIR) are read.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -85,8 +88,6 @@ interface OpenOptions {
    * a call that reads a `buildsFrom` stack never opens it by name.
    */
   onTarget?: (target: DeployTarget) => void;
-  /** Where `env:NAME` backends are read, the stack's and those it builds from (default process.env). */
-  backendEnv?: ResolveOptions['env'];
 }
 
 /** Why a stack is protected (the first of these that holds), or undefined when it is not. */
@@ -109,11 +110,12 @@ export async function openSite(
     asMarked = false,
     read,
     onTarget,
-    backendEnv,
     ...options
-  }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
+  }: Pick<ConnectSiteOptions, 'onNotice' | 'env'> & OpenOptions = {},
 ): Promise<Site> {
-  const reading: ResolveOptions = { config, cwd, ...(backendEnv ? { env: backendEnv } : {}) };
+  // One environment for all it reads: `env:NAME` backends (its own and those it builds from), the
+  // SDK's endpoint variables, the lock directory.
+  const reading: ResolveOptions = { config, cwd, ...(options.env ? { env: options.env } : {}) };
   const { target, access, named } = read ?? (await readStack(ref, reading));
   onTarget?.(target);
   const open = (of: DeployTarget, marked = false) => {
@@ -271,7 +273,7 @@ function withBuildsFrom(
           other = await openSite(name, config, cwd, {
             asMarked: true,
             read,
-            ...(env ? { backendEnv: env } : {}),
+            ...(env ? { env } : {}),
             ...(onTarget ? { onTarget } : {}),
             onNotice: (notice) => site.notify(notice),
           });
@@ -307,9 +309,11 @@ function withBuildsFrom(
 
 export async function connectSite(target: DeployTarget, options: ConnectSiteOptions = {}): Promise<Site> {
   const credentials = options.access?.credentials;
+  const env = options.env ?? process.env;
+  const s3Endpoint = target.endpoint ?? configuredEndpoint(env, 'S3');
   const client = createS3Client({
     region: target.region,
-    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(s3Endpoint ? { endpoint: s3Endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
   // The probe for conditional writes goes where the deployer and the publisher may both write (src/access.ts).
@@ -336,7 +340,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
       ? 'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.'
       : unserialisedNotice(target.stack);
     notify(notice);
-    return createFileLocker(options.lockDir ?? lockDirFor(target));
+    return createFileLocker(options.lockDir ?? lockDirFor(target, env));
   };
   const locker: Locker = {
     acquire: async (name, lockOptions) => {
@@ -344,8 +348,8 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
       return (await chosen).acquire(name, lockOptions);
     },
   };
-  const cdnEndpoint = options.access?.cdnEndpoint;
-  const unavailable = cdnEndpoint ? null : unreachableLocalEdge(target, options.env ?? process.env);
+  const cdnEndpoint = options.access?.cdnEndpoint ?? configuredEndpoint(env, 'CLOUDFRONT');
+  const unavailable = cdnEndpoint ? null : unreachableLocalEdge(target);
   const cdn = target.distributionId
     ? {
         ...lazyCloudFrontCdn({
@@ -357,7 +361,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
       }
     : null;
   const records = createStateRecords(state, target.statePrefix);
-  const kvsEndpoint = options.access?.kvsEndpoint;
+  const kvsEndpoint = options.access?.kvsEndpoint ?? configuredEndpoint(env, 'CLOUDFRONT_KEYVALUESTORE');
   // Only an atomic stack loads the KeyValueStore client and its SigV4A signer (about 10 ms of every
   // command's start-up otherwise).
   const releases = target.releaseStoreArn
@@ -460,15 +464,25 @@ async function recordsServed(
  * outputs file naming its buckets) with no endpoint set for the SDK, invalidations would go to
  * CloudFront itself and fail after the release went live: say so before anything is written.
  */
-function unreachableLocalEdge(target: DeployTarget, env: NodeJS.ProcessEnv): string | null {
+function unreachableLocalEdge(target: DeployTarget): string | null {
   if (target.distributionId !== LOCAL_DISTRIBUTION_ID) return null;
-  if (env.AWS_ENDPOINT_URL_CLOUDFRONT || env.AWS_ENDPOINT_URL) return null;
   return (
     `Stack ${target.stack} is served by the local CDN edge of \`frontendops dev\` (distribution ${LOCAL_DISTRIBUTION_ID}), ` +
     'but its CloudFront API endpoint is unknown here, so the new release could not be invalidated once live. Nothing was changed. ' +
     'Run the command with `--stack local` in the directory where `frontendops dev` runs, or set AWS_ENDPOINT_URL_CLOUDFRONT ' +
     'to the "cdnEndpoint" of that directory\'s .frontendops/env.json.'
   );
+}
+
+/**
+ * The endpoint the AWS SDK takes from the environment for a service (AWS_ENDPOINT_URL_<SERVICE>, else
+ * AWS_ENDPOINT_URL, none where AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is "true"), read from the
+ * environment the command was given and handed to the client: the SDK itself reads process.env, which
+ * is not the environment of a server or a console given its own.
+ */
+export function configuredEndpoint(env: NodeJS.ProcessEnv, service: string): string | undefined {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
 }
 
 /** Overrides where file locks live (tests; a machine whose /tmp is not shared by its deployers). */

@@ -112,6 +112,7 @@ export async function startConsoleWithAgent(
     loadConfig: reload,
     stacks,
     cwd: io.cwd,
+    env: io.env,
     ...options,
     ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),

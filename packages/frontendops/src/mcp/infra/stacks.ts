@@ -32,7 +32,10 @@ export function createStackOpener(
      * buckets and state prefix only here.
      */
     onTarget: (target: DeployTarget) => void;
-    /** Where `env:NAME` backends are read (default process.env): the environment the server was given. */
+    /**
+     * The environment the server was given (default process.env): where `env:NAME` backends, the
+     * SDK's endpoint variables and the lock directory are read (openSite's env).
+     */
     env?: NodeJS.ProcessEnv;
   },
 ): SharedStackOpener {
@@ -47,7 +50,7 @@ export function createStackOpener(
         site = openSite(ref, config, options.cwd, {
           ...(options.onNotice ? { onNotice: options.onNotice } : {}),
           onTarget: options.onTarget,
-          ...(options.env ? { backendEnv: options.env } : {}),
+          ...(options.env ? { env: options.env } : {}),
         });
         opened.set(stack, site);
         // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.
