@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { unpinRelease } from '../../src/deploy/pin.ts';
 import { pinRefusalAhead } from '../../src/deploy/pin-ahead.ts';
+import { readStatus } from '../../src/read/status.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -65,6 +66,12 @@ it('a rollback stopped after its pin, then unpinned: the next deploy does not pi
   expect((await unpinRelease(t.site, { request: request('thaw after the rollback') })).cleared?.commit).toBe(
     V1,
   );
+  // The unpin lifts the pin and leaves the stopped rollback's crash-recovery record: what is left of
+  // the rollback is the finish's (its record, its invalidation), not the unpin's to drop. Status says
+  // both: not pinned, and an interrupted rollback that went live, which the next change finishes.
+  const after = await readStatus(t.site);
+  expect(after.pin).toBeNull();
+  expect(after.pending).toMatchObject({ op: 'rollback', commit: V1, pointerMoved: true });
 
   // Its dry run says what the run does: finishes the rollback first without pinning v1 again, and
   // the deploy is not refused ahead as pinned (before: pins true, refused PINNED ahead).
