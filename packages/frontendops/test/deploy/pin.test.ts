@@ -3,6 +3,7 @@
  * refused (PINNED) and changes nothing; pin, unpin and promote move it, each in the audit chain.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../src/adapters/s3.ts';
 import { exitCodeOf } from '../../src/cli/context.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
@@ -15,6 +16,7 @@ import { describePin, type PinRecord, readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { startS3Proxy } from '../support/s3-proxy.ts';
 
 const APP = 'sophia-dashboard';
 const [A, B, C] = ['aaaaaaa1111111', 'bbbbbbb2222222', 'ccccccc3333333'] as const;
@@ -287,5 +289,47 @@ describe('who pinned, as text from outside', () => {
     };
     expect(describePin(pin)).not.toContain('\n');
     expect(describePin(pin)).toContain('mallory\\n  PINNED');
+  });
+});
+
+describe('on a server that takes conditions on writes but none on deletes (501 to a conditional delete)', () => {
+  it('a rollback replaces a pin over the version it read, and an unpin falls back to a plain delete', async () => {
+    await pinnedByDave.restore();
+    const upstream = createS3Client({ endpoint: t.s3.endpoint, credentials: t.s3.credentials });
+    const proxy = await startS3Proxy(t.s3.endpoint, upstream, {
+      conditional: true,
+      conditionalDeletes: false,
+    });
+    const site = await connectSite(
+      { ...t.target, endpoint: proxy.endpoint },
+      { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+    );
+    try {
+      const pinJson = (r: { path: string }) => new URL(r.path, 'http://s3').pathname.endsWith('/pin.json');
+      const mark = proxy.mark();
+      const rolled = await rollbackRelease(site, { to: A, request: by('judy', 'rollback') });
+      expect(rolled.pinned).toMatchObject({ commit: A, replaces: { by: 'dave', commit: B } });
+      // Written over Dave's pin as read (If-Match, which the server takes).
+      expect(
+        proxy.seen
+          .slice(mark)
+          .filter((r) => pinJson(r) && r.method === 'PUT')
+          .map((r) => r.status),
+      ).toEqual([200]);
+
+      const unpinMark = proxy.mark();
+      expect((await unpinRelease(site, { request: by('dave', 'unpin') })).cleared).toMatchObject({
+        commit: A,
+      });
+      // The delete as read is refused (501), and the pin removed by a plain delete instead.
+      const sent = proxy.seen.slice(unpinMark);
+      expect(sent.filter((r) => pinJson(r) && r.method === 'DELETE').map((r) => r.status)).toEqual([501]);
+      expect(await readPin(t.site)).toBeNull();
+      expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+    } finally {
+      site.close();
+      await proxy.close();
+      upstream.destroy();
+    }
   });
 });
