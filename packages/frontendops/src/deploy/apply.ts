@@ -189,6 +189,12 @@ async function copyAll(
 }
 
 /**
+ * Whether finishing a stopped change pins its release (pinsWhenFinished, a walk of the audit chain for
+ * a rollback): given by a run that asked it already under the same lock, so the chain is walked once.
+ */
+export type FinishPins = () => Promise<boolean>;
+
+/**
  * Finishes a deploy from its crash-recovery record (pending.json, read back from the state bucket):
  * one interrupted after its pointer moved, or synced without invalidating. The record is not bound by
  * the audit chain, so it is checked first (live.ts checkPending: the live pointer must have its
@@ -200,6 +206,7 @@ export async function finishDeploy(
   pending: PendingDeploy,
   options: ApplyOptions,
   known?: LiveRead,
+  finishPins?: FinishPins,
 ): Promise<ApplyResult & { record: DeploymentRecord; auditHead: AuditHead }> {
   const { prune, pointer } = await checkPending(site, pending, known);
   const plan = prune === pending.plan.prune ? pending.plan : { ...pending.plan, prune };
@@ -207,7 +214,8 @@ export async function finishDeploy(
   const { pinOnSuccess, ...unpinned } = pending;
   // Nor one whose pin a later change lifted or replaced: pinning again would undo that change.
   const pins =
-    pointer?.value.deployId === plan.deployId && (await pinsWhenFinished(site, { ...plan, pinOnSuccess }));
+    pointer?.value.deployId === plan.deployId &&
+    (await (finishPins ? finishPins() : pinsWhenFinished(site, { ...plan, pinOnSuccess })));
   return finishMoved(site, { ...(pins ? pending : unpinned), plan }, options);
 }
 
@@ -877,6 +885,7 @@ export async function settlePending(
   site: Site,
   options: ApplyOptions,
   pending: PendingDeploy | null,
+  finishPins?: FinishPins,
 ): Promise<{
   pending: PendingDeploy | null;
   known?: LiveRead;
@@ -909,6 +918,7 @@ export async function settlePending(
       { ...pending, pointerMoved: true },
       options,
       known,
+      finishPins,
     );
     return { pending: null, known, finished: { record, auditHead } };
   }

@@ -37,6 +37,7 @@ import {
   DRY_RUN_REFUSED,
   deploymentRecord,
   type FailedChange,
+  type FinishPins,
   failedStaysLive,
   finishDeploy,
   finishedBefore,
@@ -258,16 +259,20 @@ async function deployInPlace(
     if (head.status === 'rejected') throw head.reason;
     if (pin.status === 'rejected') throw pin.reason;
     if (interrupted.status === 'rejected') throw interrupted.reason;
+    // Whether finishing the stopped change pins: asked once under the lock, by the pin check and the
+    // finish alike (for a rollback, a walk of the audit chain; nothing else changes it meanwhile).
+    const stopped = interrupted.value;
+    const finishPins = finishPinsOf(site, stopped);
     // Held to the pin a stopped rollback it finishes leaves (its own); judged again once finished.
     if (checkPin)
       assertDeployAllowed(
         pin.value,
         site.target.stack,
         manifest.commit,
-        await pinsOnFinish(site, interrupted.value),
+        await pinsOnFinish(stopped, finishPins),
       );
-    if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
-    const { pending, known, finished } = await settlePending(site, options, interrupted.value);
+    if (stopped) await appendable; // finishing an interrupted deploy writes at once
+    const { pending, known, finished } = await settlePending(site, options, stopped, finishPins);
     // Refused after it finished a stopped change (a deploy of another build than a stopped rollback's
     // finds that rollback's pin): the refusal says what was finished and recorded, as atomic runs do.
     const planned = async () => {
@@ -346,13 +351,23 @@ async function deployInPlace(
   });
 }
 
+/** Whether finishing `pending` pins its release (pinsWhenFinished): asked once, however often called. */
+const finishPinsOf = (site: Site, pending: PendingDeploy | null): FinishPins => {
+  let asked: Promise<boolean> | undefined;
+  return () =>
+    (asked ??= pending
+      ? pinsWhenFinished(site, { ...pending.plan, pinOnSuccess: pending.pinOnSuccess })
+      : Promise.resolve(false));
+};
+
 /**
- * What a stopped change's finish pins (pinsWhenFinished): a rollback's release, as finishDeploy.
+ * What a stopped change's finish pins (finishPinsOf): a rollback's release, as finishDeploy.
  */
-const pinsOnFinish = async (site: Site, pending: PendingDeploy | null) =>
-  pending && (await pinsWhenFinished(site, { ...pending.plan, pinOnSuccess: pending.pinOnSuccess }))
-    ? { commit: pending.plan.commit, pins: true as const }
-    : null;
+const pinsOnFinish = async (
+  pending: PendingDeploy | null,
+  finishPins: FinishPins,
+): Promise<{ commit: string; pins: true } | null> =>
+  pending && (await finishPins()) ? { commit: pending.plan.commit, pins: true as const } : null;
 
 /** A stopped change as the dry run names it (finishes, finishesFirst), with what its finish pins. */
 const stoppedChangeOf = async (site: Site, pending: PendingDeploy): Promise<StoppedChange> => ({
@@ -360,7 +375,7 @@ const stoppedChangeOf = async (site: Site, pending: PendingDeploy): Promise<Stop
   kind: pending.plan.kind,
   app: pending.plan.app,
   commit: pending.plan.commit,
-  ...((await pinsOnFinish(site, pending))
+  ...((await finishPinsOf(site, pending)())
     ? { pins: true as const, by: pending.request.actor, reason: pending.request.message ?? null }
     : {}),
 });

@@ -80,7 +80,21 @@ it('a rollback stopped after its pin, then unpinned: the next deploy does not pi
   expect(dry.finishesFirst?.pins).toBeUndefined();
   expect(await pinRefusalAhead(t.site, dry)).toBeNull();
   // Before, it finished the stopped rollback by pinning v1 again, undoing the unpin: PINNED.
+  await t.s3.settle();
+  const from = t.s3.requests.length;
   const deployed = await deployArtifact(t.site, { app: APP, commit: V3, request: request('deploy v3') });
+  // Whether the finish pins is a walk of the chain, asked once by the run's pin check and its finish
+  // alike; the other walk judges the record under the deploy's id (before: three, the pin check and
+  // the finish each walking it).
+  await t.s3.settle();
+  const listings = t.s3.requests
+    .slice(from)
+    .filter(
+      (r) =>
+        r.method === 'GET' &&
+        r.query.includes(`prefix=${encodeURIComponent(`${t.target.statePrefix}audit/`)}`),
+    );
+  expect(listings).toHaveLength(2);
   expect(deployed.outcome).toBe('succeeded');
   expect((await live())?.commit).toBe(V3);
   expect(await readPin(t.site)).toBeNull();
