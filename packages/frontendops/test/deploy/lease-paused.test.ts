@@ -164,6 +164,34 @@ async function asleepAtPinDelete(opened?: Site) {
   };
 }
 
+/**
+ * `change`, run on a site asleep at `asleep` (asleepAtState, asleepAtPinDelete), sleeps past its lease
+ * once it gets there; `meanwhile`, another operator's changes, run then. Woken, the change is refused,
+ * LOCKED, saying `says`, and appends nothing after what `meanwhile` left; the chain verifies. Returns
+ * what `meanwhile` did.
+ */
+async function refusedPastLease<T>(
+  { site, asleep }: { site: Site; asleep: ReturnType<typeof heldPoint> },
+  change: (site: Site) => Promise<unknown>,
+  meanwhile: () => Promise<T>,
+  says: RegExp | string,
+): Promise<T> {
+  const changing = change(site);
+  changing.catch(() => {});
+  await asleep.reached;
+  slept = LOCK_TTL_MS + 1_000;
+  const done = await meanwhile();
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  await expect(changing).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: typeof says === 'string' ? expect.stringContaining(says) : expect.stringMatching(says),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  return done;
+}
+
 const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? '';
 const titleOf = (html: string) => /<title>Sophia (v\d)<\/title>/.exec(html)?.[1];
 const live = async () => (await t.site.records.readPointer())?.value.commit;
@@ -239,74 +267,49 @@ it('a pin made while a deploy slept before its switch holds: its switch is taken
 it('a promote asleep before its unpin entry while another pinned what it made live: the new pin stays', async () => {
   const pinned = await pinRelease(t.site, { request: request('freeze v1') });
   const audit = `${t.target.statePrefix}audit/`;
-  const { site: a, asleep } = await asleepAtState(
-    (key, _, body) => key.startsWith(audit) && body.includes('"unpin"'),
+  // Asleep with v2 live and recorded, the pin of v1 read, its unpin entry not yet sent. Before, it
+  // went on and succeeded: its unpin of v1's pin appended after the pin of v2, and pin.json (v2's
+  // pin) deleted.
+  const frozen = await refusedPastLease(
+    await asleepAtState((key, _, body) => key.startsWith(audit) && body.includes('"unpin"')),
+    (a) => promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') }),
+    async () => pinRelease(await operator(), { request: request('freeze v2') }),
+    /lost its lock.*switch had landed.*its deployment, not the pin lifted/s,
   );
-  const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
-  promoting.catch(() => {});
-  await asleep.reached; // v2 live and recorded, the pin of v1 read, its unpin entry not yet sent
-  slept = LOCK_TTL_MS + 1_000;
-  const frozen = await pinRelease(await operator(), { request: request('freeze v2') });
   expect(frozen.pin.commit).toBe(V2);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  asleep.release();
-  // Before, it went on and succeeded: its unpin of v1's pin appended after the pin of v2, and pin.json
-  // (v2's pin) deleted.
-  await expect(promoting).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringMatching(/lost its lock.*switch had landed.*its deployment, not the pin lifted/s),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
   expect(await readPin(t.site)).toEqual(frozen.pin);
   expect(pinned.pin.commit).toBe(V1);
   expect(await live()).toBe(V2);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 it('a promote asleep after its unpin entry, before removing the pin, while another pinned: the new pin stays', async () => {
   await pinRelease(t.site, { request: request('freeze v1') });
-  const { site: a, asleep } = await asleepAtPinDelete();
-  const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
-  promoting.catch(() => {});
-  await asleep.reached; // v2 live and recorded, its unpin of v1's pin recorded, pin.json not yet removed
-  slept = LOCK_TTL_MS + 1_000;
-  const frozen = await pinRelease(await operator(), { request: request('freeze v2') });
-  expect(frozen.pin.commit).toBe(V2);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  asleep.release();
+  // Asleep with v2 live and recorded, its unpin of v1's pin recorded, pin.json not yet removed.
   // Before, it went on and succeeded: it removed pin.json (v2's pin, set after its entry), and
   // `audit verify` said the pin entry of v2 did not land.
-  await expect(promoting).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringMatching(
-      /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
-    ),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  const frozen = await refusedPastLease(
+    await asleepAtPinDelete(),
+    (a) => promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') }),
+    async () => pinRelease(await operator(), { request: request('freeze v2') }),
+    /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
+  );
+  expect(frozen.pin.commit).toBe(V2);
   expect(await readPin(t.site)).toEqual(frozen.pin);
   expect(await live()).toBe(V2);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 it('an unpin asleep after its entry, before removing the pin, while another pinned again: the new pin stays', async () => {
   await pinRelease(t.site, { request: request('freeze v1') });
-  const { site: a, asleep } = await asleepAtPinDelete();
-  const unpinning = unpinRelease(a, { request: request('thaw') });
-  unpinning.catch(() => {});
-  await asleep.reached; // its unpin recorded, pin.json not yet removed
-  slept = LOCK_TTL_MS + 1_000;
-  // The lock expired: another operator finishes that unpin, and pins v1 again.
-  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  // Asleep with its unpin recorded, pin.json not yet removed. The lock expired: another operator
+  // finishes that unpin, and pins v1 again.
+  const frozen = await refusedPastLease(
+    await asleepAtPinDelete(),
+    (a) => unpinRelease(a, { request: request('thaw') }),
+    async () => pinRelease(await operator(), { request: request('freeze v1 again') }),
+    /This unpin recorded lifting.*was kept, not removed/s,
+  );
   expect(frozen.created).toBe(true);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  asleep.release();
-  await expect(unpinning).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringMatching(/This unpin recorded lifting.*was kept, not removed/s),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
   expect(await readPin(t.site)).toEqual(frozen.pin);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 it('finishing a stopped unpin, asleep before removing the pin while another pinned: the new pin stays', async () => {
@@ -319,26 +322,19 @@ it('finishing a stopped unpin, asleep before removing the pin while another pinn
       { request: request('thaw') },
     ),
   ).rejects.toThrow('the process stopped');
-  const { site: a, asleep } = await asleepAtPinDelete();
-  const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
-  deploying.catch(() => {});
-  await asleep.reached; // finishing that unpin under its lock, pin.json read, not yet removed
-  slept = LOCK_TTL_MS + 1_000;
-  // The lock expired: another operator finishes the unpin itself, and pins v1 again.
-  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  // Asleep finishing that unpin under its lock, pin.json read, not yet removed. The lock expired:
+  // another operator finishes the unpin itself, and pins v1 again. Before, it removed pin.json (the
+  // new pin of v1): the stack unpinned by nobody's change, and `audit verify` said the pin entry did
+  // not land.
+  const frozen = await refusedPastLease(
+    await asleepAtPinDelete(),
+    (a) => deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') }),
+    async () => pinRelease(await operator(), { request: request('freeze v1 again') }),
+    'lost its lock',
+  );
   expect(frozen.created).toBe(true);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  asleep.release();
-  // Before, it removed pin.json (the new pin of v1): the stack unpinned by nobody's change, and
-  // `audit verify` said the pin entry did not land.
-  await expect(deploying).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringContaining('lost its lock'),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
   expect(await readPin(t.site)).toEqual(frozen.pin);
   expect(await live()).toBe(V1);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 it('finishing a stopped unpin while pin.json is written by hand under its lock: it says so, changing nothing', async () => {
@@ -416,26 +412,21 @@ it('finishing a stopped pin over the pin it replaced, asleep before its write wh
       { request: request('roll back') },
     ),
   ).rejects.toThrow('the process stopped');
-  // Operator A's pin finishes that pin first: asleep before its write of pin.json.
-  const { site: a, asleep } = await asleepAtState((key) => key === pin);
-  const pinning = pinRelease(a, { request: request('freeze v1') });
-  pinning.catch(() => {});
-  await asleep.reached;
-  slept = LOCK_TTL_MS + 1_000;
-  // The lock expired: another operator finishes the rollback and its pin, then lifts the pin.
-  const b = await operator();
-  await rollbackRelease(b, { request: request('roll back') }).catch(() => undefined);
-  expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  asleep.release();
-  // Before, it wrote the rollback's pin back over the unpin: pinned by nobody's change in effect.
-  await expect(pinning).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringContaining('lost its lock'),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  // Operator A's pin finishes that pin first: asleep before its write of pin.json. The lock expired:
+  // another operator finishes the rollback and its pin, then lifts the pin. Before, A wrote the
+  // rollback's pin back over the unpin: pinned by nobody's change in effect.
+  const thawed = await refusedPastLease(
+    await asleepAtState((key) => key === pin),
+    (a) => pinRelease(a, { request: request('freeze v1') }),
+    async () => {
+      const b = await operator();
+      await rollbackRelease(b, { request: request('roll back') }).catch(() => undefined);
+      return unpinRelease(b, { request: request('thaw') });
+    },
+    'lost its lock',
+  );
+  expect(thawed.cleared?.commit).toBe(V1);
   expect(await readPin(t.site)).toBeNull();
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 /**
