@@ -360,14 +360,19 @@ async function runLocked(
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
-  const head = await assertAuditWritable(site.state, site.target.statePrefix);
-  const { abandoned, finished: earlier } = await settleAtomic(site, options);
-  const ctx = await readAtomicContext(site, nowOf(options));
+  const [head, served] = await Promise.all([
+    assertAuditWritable(site.state, site.target.statePrefix),
+    requireReleaseStore(site).read(),
+  ]);
   // The chain holds the head the release store anchors (an approval's use past the newest switch),
-  // by the head read above: what the settle appended since links to it and anchors nothing.
-  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, ctx.kvs.auditHead, {
+  // before a stopped change is finished on it: refused, nothing was changed. The settle holds that
+  // change to the same reading of the store.
+  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, served.auditHead, {
     head,
   });
+  const { abandoned, finished: earlier } = await settleAtomic(site, options, served);
+  // A change the settle finished may have written the store (a rollback's pin fences it): read again.
+  const ctx = await readAtomicContext(site, nowOf(options), earlier ? undefined : { served });
   // The stopped change the settle finished, as the run's summary names it (finishedFirst).
   const firstFinished = earlier
     ? finishedFirst({
@@ -783,6 +788,8 @@ export const switchedLive = (pending: AtomicPending, served: ReleasePointer | nu
 export async function settleAtomic(
   site: Site,
   options: AtomicOptions,
+  /** The release store as the caller read it under the lock (runLocked), not read again. */
+  served?: ReleasePointerRead,
 ): Promise<{
   abandoned: AtomicPending | null;
   finished: { pending: AtomicPending; finished: Finished } | null;
@@ -810,14 +817,14 @@ export async function settleAtomic(
     step: 'resume',
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
-  const held = await checkAtomicPending(site, pending);
+  const held = await checkAtomicPending(site, pending, undefined, served ? { served } : undefined);
   if (held.switched) {
     return {
       abandoned: null,
       finished: { pending: held, finished: await finishAtomic(site, held, options) },
     };
   }
-  const now = await requireReleaseStore(site).read();
+  const now = served ?? (await requireReleaseStore(site).read());
   if (switchedLive(held, now.value)) {
     const switched = await afterSwitch(site, held, nowOf(options), options.lock);
     return {
@@ -841,7 +848,7 @@ export async function checkAtomicPending(
   site: Site,
   pending: AtomicPending,
   known?: LiveRead,
-  beside?: AtomicReadBeside,
+  beside?: Partial<AtomicReadBeside>,
 ): Promise<AtomicPending> {
   const live = await assertAtomicPendingSound(site, pending, known);
   return (await heldToItsWrites(site, pending, live, beside)).pending;
@@ -911,7 +918,7 @@ async function heldToItsWrites(
   site: Site,
   record: AtomicPending,
   known: LiveRead,
-  beside?: AtomicReadBeside,
+  beside?: Partial<AtomicReadBeside>,
 ): Promise<{ pending: AtomicPending; fromDriftOnly: boolean }> {
   let pending = record;
   let fromDriftOnly = false;
@@ -921,9 +928,10 @@ async function heldToItsWrites(
   const refuse = (asks: string) => forgedPending(ATOMIC_PENDING, asks);
   const readStored = (name: string) => readJsonQuietly(site.state, `${prefix}${name}`);
   const manifests = manifestCache(site);
-  const [stateStored, served] = beside
-    ? [beside.state, beside.served]
-    : await Promise.all([readStored(ATOMIC_STATE), requireReleaseStore(site).read()]);
+  const [stateStored, served] = await Promise.all([
+    beside?.state ?? readStored(ATOMIC_STATE),
+    beside?.served ?? requireReleaseStore(site).read(),
+  ]);
   // Not marked switched, but the store names what its switch wrote: finished as switched
   // (switchedLive), so held as a switched one is.
   const wentLive = switchedLive(pending, served.value);

@@ -78,16 +78,23 @@ export async function writeAtomicStateOver(
   }
 }
 
-/** `pointer`: what this operation just wrote to the store (under the lock), so it is not read again. */
+/**
+ * `pointer`: what this operation just wrote to the store (under the lock); `served`: the store as
+ * this operation read it under the lock, nothing written since. Either way it is not read again.
+ */
 export async function readAtomicContext(
   site: Site,
   now: number,
-  known?: { pointer: ReleasePointer },
+  known?: { pointer: ReleasePointer } | { served: ReleasePointerRead },
 ): Promise<AtomicContext> {
   const store = requireReleaseStore(site);
   const atomic = atomicRecordsOf(site);
   const [kvs, statePointer, { state, stored }] = await Promise.all([
-    known ? Promise.resolve({ value: known.pointer, etag: '' }) : store.read(),
+    !known
+      ? store.read()
+      : 'served' in known
+        ? Promise.resolve(known.served)
+        : Promise.resolve({ value: known.pointer, etag: '' }),
     site.records.readPointer(),
     atomic.readStateVersion(),
   ]);

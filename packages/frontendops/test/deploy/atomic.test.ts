@@ -18,7 +18,7 @@ import type { ReleaseStore } from '../../src/ports.ts';
 import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
-import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { appendAudit, readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import {
   APP,
   type AtomicEnv,
@@ -29,7 +29,7 @@ import {
   startAtomicEnv,
 } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { forgeEntryPastHead } from '../support/audit-forgery.ts';
+import { auditEntryKey, forgeEntryPastHead, moveHeadBackOne } from '../support/audit-forgery.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 import { rawKvs } from '../support/raw-kvs.ts';
 
@@ -260,6 +260,17 @@ describe('atomic deploy, interrupted', () => {
     return t.open({ releases: store });
   };
 
+  /** The site with its release store's reads counted. */
+  const countingReads = async () => {
+    const real = t.site.releases as ReleaseStore;
+    let reads = 0;
+    const read = () => {
+      reads += 1;
+      return real.read();
+    };
+    return { counting: await t.open({ releases: { ...real, read } }), reads: () => reads };
+  };
+
   it('a crash after the key write and before the state followed: a re-run finishes it, with no second write', async () => {
     await promoted.restore();
     const broken = await crashing('after');
@@ -273,14 +284,57 @@ describe('atomic deploy, interrupted', () => {
     expect(pending).toMatchObject({ op: 'deploy', switched: false });
     const etag = t.edge.atomic?.currentEtag();
 
-    const rerun = await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
+    const { counting, reads } = await countingReads();
+    const rerun = await deployArtifact(counting, { app: APP, commit: C[2] as string, request: request() });
     expect(rerun.outcome).toBe('noop');
+    // The store read once under the lock for the anchor and the settle's check, once after the
+    // finish (which may write it), once by the finish itself (4 before the first two were one).
+    expect(reads()).toBe(3);
     expect(t.edge.atomic?.currentEtag()).toBe(etag);
     const live = (await t.site.records.readPointer())?.value;
     expect(live?.commit).toBe(C[2]);
     expect((await t.site.records.readRecord(live?.deployId as string))?.outcome).toBe('succeeded');
     expect(await createAtomicRecords(t.site.state, t.target.statePrefix).readPending()).toBeNull();
     expect(await served()).toBe('v3');
+  });
+
+  it('attack: a stopped switch on a cut chain is refused before it is finished, nothing changed', async () => {
+    // The change stopped past its switch; the chain's anchored head then cut from the state bucket.
+    await promoted.restore();
+    const broken = await crashing('after');
+    await expect(
+      deployArtifact(broken, { app: APP, commit: C[2] as string, request: request() }),
+    ).rejects.toThrow('killed after the key write');
+    const prefix = t.target.statePrefix;
+    const store = t.store();
+    // An entry anchored past it (as an approval's use is), then cut with the head moved back.
+    const use = await appendAudit(t.site.state, prefix, t.site.locker, {
+      type: 'approval-used',
+      data: { action: 'deploy', nonce: 'cut' },
+    });
+    await anchorAuditHead(store, use, await store.read());
+    const { last } = await moveHeadBackOne(t.site.state, prefix);
+    await t.site.state.delete([auditEntryKey(prefix, last.seq)]);
+    const entries = (await readAudit(t.site.state, prefix)).length;
+    const { counting, reads } = await countingReads();
+
+    const refused = await deployArtifact(counting, {
+      app: APP,
+      commit: C[2] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
+    expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    expect(String(refused)).toMatch(/Nothing was changed/);
+    // Nothing of the stopped change finished: its record kept, the state and the chain as they were.
+    expect(await createAtomicRecords(t.site.state, prefix).readPending()).toMatchObject({
+      op: 'deploy',
+      switched: false,
+    });
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[1]);
+    expect((await readAudit(t.site.state, prefix)).length).toBe(entries);
+    // One read of the release store: the anchor, and what the settle holds the stopped change to.
+    expect(reads()).toBe(1);
   });
 
   it('a crash before the key write: nothing went live; the re-run reuses the uploaded files and switches', async () => {
