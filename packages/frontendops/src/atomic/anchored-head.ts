@@ -36,20 +36,19 @@ export async function anchorAuditHead(
  * An approval's use anchored: the chain's head after it, written over `read` (the store as the
  * change read it). The one step every use on an atomic stack takes: a change's (atomic-apply.ts), and
  * a promote of the live release that only lifts the pin (deploy.ts settlePin), which no switch
- * follows either. Returns the store's ETag after it.
+ * follows either. An anchor that fails says the use is recorded and not anchored, then `unanchored`
+ * (anchorRecorded). Returns the store's ETag after it.
  */
 export async function anchorApprovalUse(
   site: Pick<Site, 'state' | 'target'>,
   store: ReleaseStore,
   read: ReleasePointerRead,
-  /** What stays so if the anchor fails, and what to do (anchorRecorded's `unanchored`); unset: said as it is. */
-  unanchored?: string,
+  /** What stays so if the anchor fails, and what to do (anchorRecorded's `unanchored`). */
+  unanchored: string,
 ): Promise<string> {
   const head = await readAuditHead(site.state, site.target.statePrefix);
   if (!head) return read.etag;
-  return unanchored
-    ? anchorRecorded(store, head, read, { recorded: "The approval's use", unanchored })
-    : anchorAuditHead(store, head, read);
+  return anchorRecorded(store, head, read, { recorded: "The approval's use", unanchored });
 }
 
 /**

@@ -468,7 +468,15 @@ async function runLocked(
   );
   await ownRecord?.(approval);
   // Its use anchored where whoever can write only the state bucket cannot cut it from the chain.
-  if (approval) ctx.kvs = { ...ctx.kvs, etag: await anchorApprovalUse(site, ctx.store, ctx.kvs) };
+  if (approval) {
+    const etag = await anchorApprovalUse(
+      site,
+      ctx.store,
+      ctx.kvs,
+      `nothing of this ${op} was written, and nothing went live. Run it again: this approval is used, so it asks for a new approval.`,
+    );
+    ctx.kvs = { ...ctx.kvs, etag };
+  }
   // The marker as the deploy lock read it when it was taken (one that cannot be read was refused there).
   await markEnvironment(
     site,

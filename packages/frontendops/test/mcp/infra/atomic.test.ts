@@ -595,6 +595,36 @@ describe('infra tools on an atomic stack', () => {
     }
   });
 
+  it('a change whose use is not anchored says the approval is used, and that nothing of it was written', async () => {
+    await v2Live.restore();
+    await t.publish(C3, 'v3');
+    const real = t.site.releases as ReleaseStore;
+    const changed = () =>
+      Promise.reject(
+        new FrontendOpsError('PRECONDITION_FAILED', 'The release store changed after it was read.'),
+      );
+    const { guarded, approve, site, close } = await guardedStack({ ...real, anchorAuditHead: changed });
+    try {
+      const target = await guarded.call('get_deploy_target', { commit: C3, app: APP });
+      const handle = target.structured.handle;
+      await guarded.call('run_sync', { handle });
+      await approve(target.structured.deployId as string);
+      const synced = await guarded.call('run_sync', { handle });
+      expect(synced.isError, synced.text).toBe(true);
+      const use = (await readAudit(site.state, site.target.statePrefix)).findLast(
+        (e) => e.type === 'approval-used',
+      ) as AuditEntry;
+      expect(synced.text).toMatch(/^PRECONDITION_FAILED: /);
+      expect(synced.text).toContain(`The approval's use is recorded (audit entry ${use.seq})`);
+      expect(synced.text).toMatch(/not anchored in the CDN's release store/);
+      expect(synced.text).toMatch(/nothing of this deploy was written, and nothing went live/);
+      expect(synced.text).toMatch(/a new approval/);
+      expect(await served()).toBe('v2');
+    } finally {
+      await close();
+    }
+  });
+
   it("attack: Ada's unused approval to lift the rollback's pin does not lift one set after it went", async () => {
     await rolledBack.restore();
     const { guarded, approve, approvers, site, close } = await guardedStack();
