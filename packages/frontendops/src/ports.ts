@@ -330,8 +330,12 @@ export interface ReleasePointerRead {
  */
 export interface ReleaseStore {
   read(): Promise<ReleasePointerRead>;
-  /** Throws FrontendOpsError('PRECONDITION_FAILED') when the store changed since `ifEtag`. */
-  write(value: ReleasePointer, ifEtag: string): Promise<{ etag: string }>;
+  /**
+   * Throws FrontendOpsError('PRECONDITION_FAILED') when the store changed since `ifEtag`.
+   * `auditHead`: the audit chain's head ("<seq>:<hash>") written to AUDIT_HEAD_KEY in the same
+   * request (all or nothing), as anchorAuditHead writes it.
+   */
+  write(value: ReleasePointer, ifEtag: string, auditHead?: string): Promise<{ etag: string }>;
   /** The secret preview links are signed with; created in the store on first use. */
   previewSecret(): Promise<string>;
   /**

@@ -110,6 +110,16 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     return { etag: out.ETag };
   }
 
+  /** Several keys in one conditional request, all or nothing. */
+  async function updateKeys(Puts: Array<{ Key: string; Value: string }>, ifEtag: string) {
+    const out = await call('write', () =>
+      client.send(new UpdateKeysCommand({ KvsARN, IfMatch: ifEtag, Puts })),
+    );
+    if (!out.ETag)
+      throw new FrontendOpsError('UPSTREAM', 'UpdateKeys answered without the store’s new ETag.');
+    return { etag: out.ETag };
+  }
+
   const { owner } = options;
   /** Whether this store was read naming `owner` (then a switch need not name it again). */
   let claimed = false;
@@ -147,29 +157,28 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
   }
 
   /**
-   * Writes `key` over `ifEtag` in a store named this environment's; in one no switch named yet (an
+   * Writes `keys` over `ifEtag` (one PutKey, or one UpdateKeys for several: all or nothing) in a
+   * store named this environment's; in one no switch named yet (an
    * unnamed store is named only where its pointer was held to this stack's state, claimable: by the
    * read `ifEtag` came from, or here, where a pointer changed since then fails the write), names it
    * in the same conditional write: a store another stack claimed after `ifEtag` was read fails it
    * (PRECONDITION_FAILED).
    */
-  async function putNaming(key: string, value: string, ifEtag: string): Promise<{ etag: string }> {
-    if (!owner || claimed || (await ownedHere())) return put(key, value, ifEtag);
+  async function putNaming(
+    keys: Array<{ Key: string; Value: string }>,
+    ifEtag: string,
+  ): Promise<{ etag: string }> {
+    if (!owner || claimed || (await ownedHere())) {
+      const [one] = keys;
+      return keys.length === 1 && one ? put(one.Key, one.Value, ifEtag) : updateKeys(keys, ifEtag);
+    }
     if (!unnamed) {
       const current = await getKey(RELEASE_KEY);
       await claimable(current === null ? null : (decodeReleasePointer(current) ?? current), ifEtag);
     }
-    const Puts = [
-      { Key: key, Value: value },
-      { Key: ENVIRONMENT_KEY, Value: owner.value },
-    ];
-    const out = await call('write', () =>
-      client.send(new UpdateKeysCommand({ KvsARN, IfMatch: ifEtag, Puts })),
-    );
-    if (!out.ETag)
-      throw new FrontendOpsError('UPSTREAM', 'UpdateKeys answered without the store’s new ETag.');
+    const written = await updateKeys([...keys, { Key: ENVIRONMENT_KEY, Value: owner.value }], ifEtag);
     claimed = true;
-    return { etag: out.ETag };
+    return written;
   }
 
   function call<T>(operation: 'read' | 'write', send: () => Promise<T>): Promise<T> {
@@ -228,10 +237,18 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     // An anchor written before the stack's first switch names the store as that switch would:
     // else an adoption or approval use made then would be anchored by nothing. The switch then
     // finds the store named, writes its pointer alone, and holds the chain to the anchor.
-    anchorAuditHead: (head: string, ifEtag: string) => putNaming(AUDIT_HEAD_KEY, head, ifEtag),
+    anchorAuditHead: (head: string, ifEtag: string) =>
+      putNaming([{ Key: AUDIT_HEAD_KEY, Value: head }], ifEtag),
 
-    async write(value: ReleasePointer, ifEtag: string) {
-      return putNaming(RELEASE_KEY, encodeReleasePointer(value), ifEtag);
+    async write(value: ReleasePointer, ifEtag: string, auditHead?: string) {
+      // The chain's head goes with the pointer in one UpdateKeys (all or nothing): no request more.
+      return putNaming(
+        [
+          { Key: RELEASE_KEY, Value: encodeReleasePointer(value) },
+          ...(auditHead === undefined ? [] : [{ Key: AUDIT_HEAD_KEY, Value: auditHead }]),
+        ],
+        ifEtag,
+      );
     },
 
     async previewSecret() {

@@ -37,7 +37,8 @@ export async function anchorAuditHead(
  * change read it). The one step every use on an atomic stack takes: a change's (atomic-apply.ts), and
  * a promote of the live release that only lifts the pin (deploy.ts settlePin), which no switch
  * follows either. An anchor that fails says the use is recorded and not anchored, then `unanchored`
- * (anchorRecorded). Returns the store's ETag after it.
+ * (anchorRecorded). Returns the store's ETag after it, and the head it anchored (null: the chain has
+ * none, nothing written).
  */
 export async function anchorApprovalUse(
   site: Pick<Site, 'state' | 'target'>,
@@ -45,10 +46,11 @@ export async function anchorApprovalUse(
   read: ReleasePointerRead,
   /** What stays so if the anchor fails, and what to do (anchorRecorded's `unanchored`). */
   unanchored: string,
-): Promise<string> {
+): Promise<{ etag: string; head: AuditHead | null }> {
   const head = await readAuditHead(site.state, site.target.statePrefix);
-  if (!head) return read.etag;
-  return anchorRecorded(store, head, read, { recorded: "The approval's use", unanchored });
+  if (!head) return { etag: read.etag, head };
+  const etag = await anchorRecorded(store, head, read, { recorded: "The approval's use", unanchored });
+  return { etag, head };
 }
 
 /**

@@ -28,6 +28,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pMap from 'p-map';
 import { anchorApprovalUse } from '../atomic/anchored-head.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import { formatAuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import {
   type AtomicCopy,
   type AtomicOp,
@@ -467,15 +468,18 @@ async function runLocked(
       : undefined,
   );
   await ownRecord?.(approval);
-  // Its use anchored where whoever can write only the state bucket cannot cut it from the chain.
+  // Its use anchored where whoever can write only the state bucket cannot cut it from the chain; the
+  // switch anchors the chain's head again (a use a stopped run left unanchored: this run's start).
+  let anchored = head;
   if (approval) {
-    const etag = await anchorApprovalUse(
+    const used = await anchorApprovalUse(
       site,
       ctx.store,
       ctx.kvs,
       `nothing of this ${op} was written, and nothing went live. Run it again: this approval is used, so it asks for a new approval.`,
     );
-    ctx.kvs = { ...ctx.kvs, etag };
+    ctx.kvs = { ...ctx.kvs, etag: used.etag };
+    anchored = used.head ?? anchored;
   }
   // The marker as the deploy lock read it when it was taken (one that cannot be read was refused there).
   await markEnvironment(
@@ -511,7 +515,7 @@ async function runLocked(
     throw error;
   }
   await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
-  await switchPointer(site, ctx, pending, options.lock);
+  await switchPointer(site, ctx, pending, options.lock, anchored);
   pending = await afterSwitch(site, pending, nowOf(options), options.lock, earlier?.pending.plan.deployId);
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
   if (options.stopBeforeInvalidation && plan.liveChanges) {
@@ -1179,12 +1183,15 @@ async function switchPointer(
   ctx: AtomicContext,
   pending: AtomicPending,
   lock: AtomicOptions['lock'],
+  /** The chain's head the switch anchors with its pointer (the run's start, or its approval's use). */
+  anchored: AuditHead | null,
 ): Promise<void> {
   const { plan } = pending;
+  let head = anchored ? formatAuditHead(anchored) : undefined;
   let etag = ctx.kvs.etag;
   for (let attempt = 0; attempt < 5; attempt += 1) {
     try {
-      await ctx.store.write(plan.pointerAfter, etag);
+      await ctx.store.write(plan.pointerAfter, etag, head);
       return;
     } catch (error) {
       if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
@@ -1222,6 +1229,9 @@ async function switchPointer(
       // new holder's (a pin fences the switch it pins so).
       await lock?.assertHeld();
       etag = now.etag;
+      // An anchor written since (a policy adoption, outside the lock) is not moved back.
+      const since = now.auditHead ? parseAuditHead(now.auditHead) : null;
+      if (anchored && since && since.seq >= anchored.seq) head = undefined;
     }
   }
   throw new FrontendOpsError(

@@ -895,7 +895,7 @@ export async function assertChainHoldsAnchor(
   throw new FrontendOpsError(
     'TAMPERED',
     anchor
-      ? `The audit log of ${stack} does not hold entry ${formatAuditHead(anchor)}, which ${store_} anchors since an approval was last used there; the log's head is ${head ? formatAuditHead(head) : 'gone'}. Whoever can write only the state bucket cannot write that store: the log was cut back or rewritten in the state bucket, and an approval's recorded use may be among what it lost. Nothing was changed. Run \`frontendops audit verify --stack ${stack}\` to see what changed, and put the audit log back from the state bucket's object versions (every entry up to ${anchor.seq}, and its head); then run the change again.`
+      ? `The audit log of ${stack} does not hold entry ${formatAuditHead(anchor)}, which ${store_} anchors (written at each approval's use, policy adoption and switch); the log's head is ${head ? formatAuditHead(head) : 'gone'}. Whoever can write only the state bucket cannot write that store: the log was cut back or rewritten in the state bucket, and an approval's recorded use may be among what it lost. Nothing was changed. Run \`frontendops audit verify --stack ${stack}\` to see what changed, and put the audit log back from the state bucket's object versions (every entry up to ${anchor.seq}, and its head); then run the change again.`
       : `${store_} holds ${JSON.stringify(anchored.slice(0, 100))}, which is no audit head ("<seq>:<hash>"): only the deployer role writes that store. Nothing was changed. Put the audit log's head there (the one \`frontendops audit verify --stack ${stack}\` vouches for, as "<seq>:<hash>"), then run the change again.`,
   );
 }

@@ -148,6 +148,26 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
     expect(kvs.store.current().entries.get(AUDIT_HEAD_KEY)).toBe(head);
   });
 
+  it("a switch carrying the chain's head writes both keys in its one request, or neither", async () => {
+    const store = releaseStore();
+    const read = await store.read();
+    const head = `9:sha256:${'c'.repeat(64)}`;
+    const sent = kvs.requests.length;
+    const written = await store.write({ live: 'rel-next' }, read.etag, head);
+    // One request (UpdateKeys, all or nothing), as a switch without it is one PutKey.
+    expect(kvs.requests.length - sent).toBe(1);
+    expect(kvs.store.current().entries.get(RELEASE_KEY)).toBe('{"live":"rel-next"}');
+    expect(kvs.store.current().entries.get(AUDIT_HEAD_KEY)).toBe(head);
+    expect(kvs.store.current().etag).toBe(written.etag);
+    await expectError(
+      store.write({ live: 'rel-other' }, read.etag, `10:sha256:${'d'.repeat(64)}`),
+      'PRECONDITION_FAILED',
+      /changed after it was read/,
+    );
+    expect(kvs.store.current().entries.get(RELEASE_KEY)).toBe('{"live":"rel-next"}');
+    expect(kvs.store.current().entries.get(AUDIT_HEAD_KEY)).toBe(head);
+  });
+
   it('names a store no switch named only for the stack whose state records its pointer', async () => {
     // A store switched before stores named their environment: a pointer, and no ENVIRONMENT_KEY.
     kvs.store.commit(kvs.store.current().etag, (draft) => draft.set(RELEASE_KEY, '{"live":"rel-prod"}'));

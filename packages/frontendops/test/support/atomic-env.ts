@@ -319,9 +319,9 @@ export function heldAtSwitch(real: ReleaseStore): {
     read: () => real.read(),
     previewSecret: () => real.previewSecret(),
     anchorAuditHead: (head, etag) => real.anchorAuditHead(head, etag),
-    async write(value, etag) {
+    async write(value, etag, auditHead) {
       await point.arrive();
-      return real.write(value, etag);
+      return real.write(value, etag, auditHead);
     },
   };
   return { store, reached: point.reached, release: point.release };

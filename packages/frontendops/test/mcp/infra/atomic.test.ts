@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
+import { AUDIT_HEAD_KEY, RELEASE_KEY } from '../../../src/atomic/release-pointer.ts';
 import { type AuditHead, parseAuditHead } from '../../../src/contract/audit-head.ts';
 import { deployAtomic } from '../../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
@@ -43,6 +44,7 @@ import { auditEntryKey } from '../../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
 import { heldPoint } from '../../support/held-point.ts';
 import { connectInfra, type InfraClient, infraServerOn, type ToolCall } from '../../support/mcp-infra.ts';
+import { rawKvs } from '../../support/raw-kvs.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
 /** Published by the case that deploys it: a build no snapshot's deploys made live. */
@@ -109,6 +111,8 @@ async function guardedStack(releases: ReleaseStore = t.site.releases as ReleaseS
 }
 
 const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+/** What the store's writer (the deployer role) keeps when the state bucket is put back. */
+const KVS_KEYS = [RELEASE_KEY, AUDIT_HEAD_KEY] as const;
 
 describe('infra tools on an atomic stack', () => {
   it('get_deploy_target → run_sync (live: one key write) → invalidate_cdn (nothing to invalidate: verify, record)', async () => {
@@ -322,6 +326,75 @@ describe('infra tools on an atomic stack', () => {
         }),
       );
     } finally {
+      await close();
+    }
+  });
+
+  it('attack: an approval whose run stopped before its anchor, cut after the next switch, is not spent again', async () => {
+    // The run is killed between the approval's use (its entry) and the anchor's write. Other changes
+    // switch (in the store the state-bucket party cannot write); that party then puts the state
+    // bucket back to before them and cuts the use, so the approval would spend itself again.
+    await v2Live.restore();
+    await t.publish(C3, 'v3');
+    const real = t.site.releases as ReleaseStore;
+    let stops = 1;
+    const anchorAuditHead: ReleaseStore['anchorAuditHead'] = (head, etag) =>
+      stops-- > 0 ? Promise.reject(new Error('killed before the anchor')) : real.anchorAuditHead(head, etag);
+    const { guarded, approve, site, close } = await guardedStack({ ...real, anchorAuditHead });
+    const kvs = rawKvs(t);
+    try {
+      const prefix = site.target.statePrefix;
+      const target = await guarded.call('get_deploy_target', { commit: C3, app: APP });
+      const deployId = target.structured.deployId as string;
+      expect((await guarded.call('run_sync', { handle: target.structured.handle })).text).toMatch(
+        /APPROVAL_REQUIRED/,
+      );
+      await approve(deployId);
+      const stopped = await guarded.call('run_sync', { handle: target.structured.handle });
+      expect(stopped.text).toMatch(/^INTERNAL: /);
+      const [asked] = await findApprovalRequests(site, deployId);
+      expect(await isUsed(site, asked?.nonce ?? '')).toBe(true);
+      const use = (await readAudit(site.state, prefix)).findLast(
+        (e) => e.type === 'approval-used',
+      ) as AuditEntry;
+      const afterStop = await snapshotAtomicEnv(t);
+
+      // Switches that bring back what the approval's plan was made from: a rollback, then a promote.
+      expect((await c.call('rollback', {})).isError).toBe(false);
+      const promoted = await c.call('promote_release', { to: C[1], app: APP, reason: 'forward again' });
+      expect(promoted.isError, promoted.text).toBe(false);
+      expect(await served()).toBe('v2');
+      const store = await Promise.all(KVS_KEYS.map((key) => kvs.get(key)));
+      // The state bucket put back to before the rollback, the use cut; the store keeps what it holds.
+      await afterStop.restore();
+      for (const [i, key] of KVS_KEYS.entries()) await kvs.set(key, store[i] ?? null);
+      const entries = await readAudit(site.state, prefix);
+      const before = entries.find((e) => e.seq === use.seq - 1) as AuditEntry;
+      await site.state.delete([
+        `${prefix}${APPROVALS_USED}${asked?.nonce}.json`,
+        ...entries.filter((e) => e.seq >= use.seq).map((e) => auditEntryKey(prefix, e.seq)),
+      ]);
+      await site.state.put(
+        `${prefix}audit/head.json`,
+        JSON.stringify({ seq: before.seq, hash: before.hash }),
+        {
+          contentType: 'application/json',
+        },
+      );
+      expect(await isUsed(site, asked?.nonce ?? '')).toBe(false);
+
+      const again = await guarded.call('get_deploy_target', { commit: C3, app: APP });
+      const replayed = await guarded.call('run_sync', { handle: again.structured.handle });
+      expect(replayed.isError, replayed.text).toBe(true);
+      // The anchor the switches wrote: the chain's head at their start, past the use.
+      const anchored = /does not hold entry (\d+):/.exec(replayed.text)?.[1];
+      expect(replayed.text).toMatch(/^TAMPERED: The audit log of \S+ does not hold entry/);
+      expect(Number(anchored)).toBeGreaterThanOrEqual(use.seq);
+      expect(replayed.text).toMatch(/Nothing was changed/);
+      expect(await served()).toBe('v2');
+      expect(await isUsed(site, asked?.nonce ?? '')).toBe(false);
+    } finally {
+      kvs.destroy();
       await close();
     }
   });
