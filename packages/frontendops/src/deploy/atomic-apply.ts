@@ -165,7 +165,11 @@ export interface AtomicOptions extends ApplyOptions {
    * Run after the operation, still under the deploy lock (what a rollback pins, a promote lifts):
    * an operation waiting for the lock then sees it. What it returns joins the summary.
    */
-  settle?: (summary: AtomicSummary) => Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>>;
+  settle?: (
+    summary: AtomicSummary,
+    /** The release store as the run read it under the lock, where nothing of it wrote the store since (a no-op). */
+    served?: ReleasePointerRead,
+  ) => Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>>;
 }
 
 export interface AtomicSummary extends DeploySummary {
@@ -274,8 +278,9 @@ export async function runAtomic(
   }
   const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
   return holding(lock, async () => {
-    const summary = await runLocked(site, op, choose, { ...options, lock, marker }, started);
-    return options.settle ? { ...summary, ...(await options.settle(summary)) } : summary;
+    const seen: { served?: ReleasePointerRead } = {};
+    const summary = await runLocked(site, op, choose, { ...options, lock, marker }, started, undefined, seen);
+    return options.settle ? { ...summary, ...(await options.settle(summary, seen.served)) } : summary;
   });
 }
 
@@ -358,6 +363,8 @@ async function runLocked(
    * index of the release it switches to edited: default, nothing changed).
    */
   refusedAhead?: RefusedAhead,
+  /** Set to the store as read, where the run writes nothing to it (a no-op): for what follows under the lock. */
+  seen?: { served?: ReleasePointerRead },
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
@@ -427,6 +434,7 @@ async function runLocked(
   const drift = await storeDrift(site, ctx, abandoned);
   const drifted = drift !== undefined ? { drift } : {};
   if (plan.noop) {
+    if (seen) seen.served = ctx.kvs;
     // Nothing of this run replaces a stopped one of the same change: its record goes too.
     if (abandoned && !superseded) await ctx.atomic.clearPending();
     // A change of this release stopped past its switch (this one run again, or one of another kind: a

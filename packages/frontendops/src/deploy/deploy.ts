@@ -9,7 +9,7 @@ import { describeFinished, finishedFirst } from '../engine/describe.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { backendErrorName, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
-import type { ApprovalUsed } from '../ports.ts';
+import type { ApprovalUsed, ReleasePointerRead } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
@@ -550,6 +550,8 @@ async function settlePin(
   options: DeployOptions,
   /** The stopped change this no-op run finished (DeploySummary finishedInterrupted), if any. */
   finished?: { deployId: string; kind: string },
+  /** The release store as the run read it under the lock, nothing written since (not read again). */
+  served?: ReleasePointerRead,
 ): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
   const { request } = options;
   if (plan.kind === 'rollback') {
@@ -570,7 +572,7 @@ async function settlePin(
       await anchorApprovalUse(
         site,
         releases,
-        await releases.read(),
+        served ?? (await releases.read()),
         `the pin on ${pin.deployId} was not lifted, and stays. Run the promote again: this approval is used, so it asks for a new approval.`,
       );
     const unpinned = await clearPin(site, {
@@ -642,10 +644,10 @@ async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<D
       : {}),
     pinOnSuccess: kind === 'rollback',
     // A rollback that finished pinned itself (pinRolledBack); a no-op one pins here.
-    settle: async (summary) =>
+    settle: async (summary, served) =>
       summary.outcome === 'failed' || summary.pinned
         ? {}
-        : settlePin(site, summary.plan, options, summary.finishedInterrupted),
+        : settlePin(site, summary.plan, options, summary.finishedInterrupted, served),
   });
 }
 

@@ -553,7 +553,13 @@ describe('infra tools on an atomic stack', () => {
   it('attack: promote_release of the live release lifts a protected pin only with an approval of it', async () => {
     // v1 live by a rollback, so pinned: a promote of v1 copies nothing, but lifts the pin.
     await rolledBack.restore();
-    const { guarded, approve, approvers, site, close } = await guardedStack();
+    const real = t.site.releases as ReleaseStore;
+    let reads = 0;
+    const read = () => {
+      reads += 1;
+      return real.read();
+    };
+    const { guarded, approve, approvers, site, close } = await guardedStack({ ...real, read });
     try {
       const pinned = { commit: C[0], cause: 'rollback' };
       const asked = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
@@ -564,7 +570,11 @@ describe('infra tools on an atomic stack', () => {
       expect(await approve(deployId)).toMatch(
         /^promote: sophia-dashboard@a0a0a0a is already live on \S+: no file changes; the pin \(a0a0a0a, by .*\) is cleared$/,
       );
+      const readsBefore = reads;
       const lifted = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      // The store read once before the lock and once under it, the use's anchor written over that
+      // read: no third read for the anchor.
+      expect(reads - readsBefore).toBe(2);
       expect(lifted.structured, lifted.text).toMatchObject({
         commit: C[0],
         unpinned: pinned,
