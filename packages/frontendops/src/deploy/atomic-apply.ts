@@ -285,6 +285,27 @@ export async function runAtomic(
 }
 
 /**
+ * The release store read under the deploy lock, the audit chain held first: a damaged head, an entry
+ * past it the operation's own append would refuse, or a chain that does not hold the head the store
+ * anchors (an approval's use past the newest switch) is refused here, before a stopped change is
+ * finished on it or anything else is written (TAMPERED, nothing was changed). Every operation that
+ * finishes a stopped change reads the store so (a change, a preview, a synced deploy's finish), and
+ * may hand the reading on: what it appends links to the head held and anchors nothing.
+ */
+export async function readStoreHeldToAnchor(
+  site: Site,
+): Promise<{ head: AuditHead | null; served: ReleasePointerRead }> {
+  const [head, served] = await Promise.all([
+    assertAuditWritable(site.state, site.target.statePrefix),
+    requireReleaseStore(site).read(),
+  ]);
+  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, served.auditHead, {
+    head,
+  });
+  return { head, served };
+}
+
+/**
  * Finishes an atomic deploy that was made live with stopBeforeInvalidation (the infra server's
  * run_sync): verify, prune, record; switched back when the CDN does not serve it. Idempotent: for a deploy already recorded it returns its record.
  */
@@ -298,15 +319,15 @@ export async function finishSyncedAtomic(
   options = { ...options, marker };
   return holding(lock, async () => {
     const atomic = atomicRecordsOf(site);
-    const pending = await atomic.readPending();
+    const [pending, { served }] = await Promise.all([atomic.readPending(), readStoreHeldToAnchor(site)]);
     // Finished when it went live, by the rule the next run finishes it by (settleAtomic: switched,
     // or the store serves what its switch wrote); any other is not waiting for this.
     const checked =
       pending?.plan.deployId === deployId
-        ? await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending))
+        ? await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending), { served })
         : null;
     let held = checked?.pending ?? null;
-    if (held && !held.switched && switchedLive(held, (await requireReleaseStore(site).read()).value))
+    if (held && !held.switched && switchedLive(held, served.value))
       held = await afterSwitch(site, held, nowOf(options), lock);
     if (pending && held?.switched) {
       const finished = await finishAtomic(site, held, { ...options, lock });
@@ -367,17 +388,9 @@ async function runLocked(
   seen?: { served?: ReleasePointerRead },
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
-  // the head that the operation's own append would refuse.
-  const [head, served] = await Promise.all([
-    assertAuditWritable(site.state, site.target.statePrefix),
-    requireReleaseStore(site).read(),
-  ]);
-  // The chain holds the head the release store anchors (an approval's use past the newest switch),
-  // before a stopped change is finished on it: refused, nothing was changed. The settle holds that
-  // change to the same reading of the store.
-  await assertChainHoldsAnchor(site.state, site.target.statePrefix, site.target.stack, served.auditHead, {
-    head,
-  });
+  // the head that the operation's own append would refuse, or a chain cut back past the head the
+  // store anchors. The settle holds a stopped change to the same reading of the store.
+  const { head, served } = await readStoreHeldToAnchor(site);
   const { abandoned, finished: earlier } = await settleAtomic(site, options, served);
   // A change the settle finished may have written the store (a rollback's pin fences it): read again.
   const ctx = await readAtomicContext(site, nowOf(options), earlier ? undefined : { served });

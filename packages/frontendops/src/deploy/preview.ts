@@ -25,7 +25,7 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
-import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
+import { digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import { appendOwnEntry, publishedInFacts } from './apply.ts';
@@ -35,6 +35,7 @@ import {
   copyFiles,
   missingFiles,
   nowOf,
+  readStoreHeldToAnchor,
   releaseIndexOf,
   releaseKeysPresent,
   settleAtomic,
@@ -97,14 +98,16 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     checkDeployId(options.deployId, 'See `frontendops history` for deploy ids. Nothing was changed.');
   const lock = await takeDeployLock(site, options);
   return holding(lock, async () => {
-    // A log the preview's own append would refuse stops it here, before its copies and state.
-    await assertAuditWritable(site.state, site.target.statePrefix);
+    // A log the preview's own append would refuse, or a chain cut back past the head the store
+    // anchors, stops it here, before a stopped change is finished and before its copies and state.
+    const { served } = await readStoreHeldToAnchor(site);
     // A change stopped past its switch is finished first, as every atomic operation finishes it: its
     // prune then runs before this preview may hold a release that prune names (which would leave the
     // finish refusing, and every change with it, until the preview expired). One that never switched
     // stays for the next change to settle.
-    await settleAtomic(site, { ...options, lock });
-    const ctx = await readAtomicContext(site, nowOf(options));
+    const { finished } = await settleAtomic(site, { ...options, lock }, served);
+    // A change the settle finished may have written the store: read again.
+    const ctx = await readAtomicContext(site, nowOf(options), finished ? undefined : { served });
     if (!ctx.kvs.value) {
       throw new FrontendOpsError(
         'CONFLICT',

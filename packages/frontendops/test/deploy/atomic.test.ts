@@ -9,6 +9,7 @@ import { anchorAuditHead } from '../../src/atomic/anchored-head.ts';
 import { PREVIEW_SECRET_KEY } from '../../src/atomic/release-pointer.ts';
 import type { AuditHead } from '../../src/contract/audit-head.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
@@ -335,6 +336,71 @@ describe('atomic deploy, interrupted', () => {
     expect((await readAudit(t.site.state, prefix)).length).toBe(entries);
     // One read of the release store: the anchor, and what the settle holds the stopped change to.
     expect(reads()).toBe(1);
+  });
+
+  /** The chain cut back past an entry the release store anchors (as an approval's use is). */
+  const cutAnchoredChain = async () => {
+    const prefix = t.target.statePrefix;
+    const store = t.store();
+    const use = await appendAudit(t.site.state, prefix, t.site.locker, {
+      type: 'approval-used',
+      data: { action: 'deploy', nonce: 'cut' },
+    });
+    await anchorAuditHead(store, use, await store.read());
+    const { last } = await moveHeadBackOne(t.site.state, prefix);
+    await t.site.state.delete([auditEntryKey(prefix, last.seq)]);
+    return { last, entries: (await readAudit(t.site.state, prefix)).length };
+  };
+
+  it('attack: a preview on a cut chain finishes no stopped switch, and is refused: nothing changed', async () => {
+    await promoted.restore();
+    const broken = await crashing('after');
+    await expect(
+      deployArtifact(broken, { app: APP, commit: C[2] as string, request: request() }),
+    ).rejects.toThrow('killed after the key write');
+    const { last, entries } = await cutAnchoredChain();
+    const state = await t.site.state.get(`${t.target.statePrefix}atomic/state.json`);
+
+    const refused = await previewLink(t.site, {
+      app: APP,
+      commit: C[3] as string,
+      request: request(),
+      verify: false,
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
+    expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    expect(await createAtomicRecords(t.site.state, t.target.statePrefix).readPending()).toMatchObject({
+      op: 'deploy',
+      switched: false,
+    });
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[1]);
+    expect((await t.site.state.get(`${t.target.statePrefix}atomic/state.json`))?.etag).toBe(state?.etag);
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
+  });
+
+  it('attack: the finish of a synced deploy on a cut chain is refused before it finishes: nothing changed', async () => {
+    await promoted.restore();
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[3] as string,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    expect(synced.outcome).toBe('synced');
+    const { last, entries } = await cutAnchoredChain();
+
+    const refused = await finishSyncedDeploy(t.site, synced.deployId, { request: request() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
+    expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    expect(String(refused)).toMatch(/Nothing was changed/);
+    expect(await createAtomicRecords(t.site.state, t.target.statePrefix).readPending()).toMatchObject({
+      op: 'deploy',
+      plan: { deployId: synced.deployId },
+    });
+    expect(await t.site.records.readRecord(synced.deployId)).toBeNull();
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
   });
 
   it('a crash before the key write: nothing went live; the re-run reuses the uploaded files and switches', async () => {
