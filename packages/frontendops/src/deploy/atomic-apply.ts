@@ -288,9 +288,10 @@ export async function runAtomic(
  * The release store read under the deploy lock, the audit chain held first: a damaged head, an entry
  * past it the operation's own append would refuse, or a chain that does not hold the head the store
  * anchors (an approval's use past the newest switch) is refused here, before a stopped change is
- * finished on it or anything else is written (TAMPERED, nothing was changed). Every operation that
- * finishes a stopped change reads the store so (a change, a preview, a synced deploy's finish), and
- * may hand the reading on: what it appends links to the head held and anchors nothing.
+ * finished on it or anything else is written (TAMPERED, nothing was changed). Every operation under
+ * the deploy lock of an atomic stack reads the store so (a change, a preview, a synced deploy's
+ * finish, a pin or unpin), and may hand the reading on: what it appends links to the head held and
+ * anchors nothing.
  */
 export async function readStoreHeldToAnchor(
   site: Site,

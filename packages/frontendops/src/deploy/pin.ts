@@ -17,7 +17,7 @@ import { clearPin, type PinRecord, type PinShown, readPin, readPinStored, writeP
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
-import { describePointer, nowOf } from './atomic-apply.ts';
+import { describePointer, nowOf, readStoreHeldToAnchor } from './atomic-apply.ts';
 import {
   atomicRecordsOf,
   BUCKET_ROOT_SERVED,
@@ -46,8 +46,11 @@ export async function pinRelease(
   site: Site,
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
-  return withDeployLock(site, options, async (lock, finished) => {
-    const [read, served] = await Promise.all([site.records.readPointer(), notWhatIsServed(site, options)]);
+  return withDeployLock(site, options, async (lock, finished, store) => {
+    const [read, served] = await Promise.all([
+      site.records.readPointer(),
+      notWhatIsServed(site, options, store),
+    ]);
     if (served instanceof FrontendOpsError) throw served;
     const live = read?.value;
     if (!live) {
@@ -134,10 +137,12 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
 async function notWhatIsServed(
   site: Site,
   options: PinOptions,
+  /** The release store as read under the lock (withDeployLock), not read again. */
+  served: ReleasePointerRead | null,
 ): Promise<FrontendOpsError | ReleasePointerRead | null> {
   if (site.mode !== 'atomic') return null;
   const [ctx, pending] = await Promise.all([
-    readAtomicContext(site, nowOf(options)),
+    readAtomicContext(site, nowOf(options), served ? { served } : undefined),
     atomicRecordsOf(site).readPending(),
   ]);
   if (
@@ -287,12 +292,16 @@ export { readPin };
 async function withDeployLock<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
-  run: (lock: HeldLock, finished: AuditEntry | null) => Promise<T>,
+  run: (lock: HeldLock, finished: AuditEntry | null, served: ReleasePointerRead | null) => Promise<T>,
 ): Promise<T> {
   const { lock, finishedPin } = await takeDeployLockReading(site, options, async () => null);
   return holding(lock, async () => {
-    // A log the pin's own append would be refused on stops it before pin.json is written.
+    // A log the pin's own append would be refused on stops it before pin.json is written; on an
+    // atomic stack so does a chain cut back past the head the release store anchors, as for every
+    // change (the store as read then: `served`).
+    if (site.mode === 'atomic')
+      return await run(lock, finishedPin, (await readStoreHeldToAnchor(site)).served);
     await assertAuditWritable(site.state, site.target.statePrefix);
-    return await run(lock, finishedPin);
+    return await run(lock, finishedPin, null);
   });
 }

@@ -9,6 +9,7 @@ import { anchorAuditHead } from '../../src/atomic/anchored-head.ts';
 import { PREVIEW_SECRET_KEY } from '../../src/atomic/release-pointer.ts';
 import type { AuditHead } from '../../src/contract/audit-head.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease, readPin } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -400,6 +401,19 @@ describe('atomic deploy, interrupted', () => {
       plan: { deployId: synced.deployId },
     });
     expect(await t.site.records.readRecord(synced.deployId)).toBeNull();
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
+  });
+
+  it('attack: a pin on a cut chain is refused, nothing written', async () => {
+    await promoted.restore();
+    const { last, entries } = await cutAnchoredChain();
+    const etag = t.edge.atomic?.currentEtag();
+
+    const refused = await pinRelease(t.site, { request: request() }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
+    expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    expect(await readPin(t.site)).toBeNull();
+    expect(t.edge.atomic?.currentEtag()).toBe(etag);
     expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
   });
 
