@@ -14,7 +14,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { serveHttp } from '../../src/mcp/serve.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
-import { BIN, waitForStderr } from '../support/cli.ts';
+import { BIN, runCli, waitForStderr } from '../support/cli.ts';
 import { HOSTING, requestBy, STACK } from '../support/deploy-env.ts';
 import { APP, COMMITS, type InfraFixture, startInfraFixture, wrapClient } from '../support/mcp-infra.ts';
 import { spawnTracked } from '../support/processes.ts';
@@ -133,6 +133,40 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     expect(status.isError).toBe(true);
     expect(status.text).toMatch(/NOT_FOUND/);
     expect(status.text).not.toContain(f.t.tmp);
+  });
+
+  it("a stack that cannot be opened at start is warned of escaped: the configuration's words are no terminal sequence", async () => {
+    // The configuration is a file of the repository: its default stack's file name and a stack's
+    // apiUrl are quoted by the warning, and an OSC 52 sequence in them would write the clipboard.
+    const clipboard = '\u001b]52;c;cm0gLXJmIH4=\u0007';
+    const dir = join(f.t.tmp, 'escapes');
+    await mkdir(dir, { recursive: true });
+    const config = join(dir, 'frontendops.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        defaultStack: `stacks/${clipboard}.json`,
+        stacks: {
+          prod: {
+            backend: 'pulumi-cloud',
+            organization: 'acme',
+            project: 'dashboard',
+            apiUrl: `https://pulumi.example/${clipboard}`,
+          },
+        },
+      }),
+    );
+    for (const args of [
+      ['mcp', 'infra'],
+      ['mcp', 'infra', '--stack', 'prod'],
+    ]) {
+      // stdin closed: the server starts, warns, and ends with its client gone.
+      const out = await runCli(args, cliEnv({ FRONTENDOPS_CONFIG: config, PULUMI_BACKEND_URL: '' }), dir);
+      expect(out.stderr).toMatch(/^warning: the stack .* cannot be opened yet: /m);
+      expect(out.stderr).toContain('\\u001b]52;c;cm0gLXJmIH4=\\u0007');
+      const raw = out.stderr.includes('\u001b') || out.stderr.includes('\u0007');
+      expect({ args, raw }).toEqual({ args, raw: false });
+    }
   });
 
   it('serves Streamable HTTP with --http 0 behind FRONTENDOPS_MCP_TOKEN', async () => {

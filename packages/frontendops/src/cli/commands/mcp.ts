@@ -11,6 +11,7 @@ import { noteLine } from '../../engine/text.ts';
 import { isLoopbackName } from '../../loopback.ts';
 import type { CliContext } from '../context.ts';
 import { loadCliConfig, parsePort, parseSeconds, stackGiven } from '../context.ts';
+import { say } from '../io.ts';
 
 export interface McpServeFlags {
   /** Port for Streamable HTTP; absent = stdio. */
@@ -113,7 +114,8 @@ export function register(program: Command, ctx: CliContext): void {
         aliases[defaultStack] = ref;
       } catch (error) {
         // Serve anyway: every call tries again and says what is wrong (without the path) and how to fix it.
-        io.stderr.write(`warning: the stack ${ref} cannot be opened yet: ${(error as Error).message}\n`);
+        // The reference and the refusal quote the configuration (a file of the repository): printable.
+        say(io.stderr, `warning: the stack ${ref} cannot be opened yet: ${(error as Error).message}`);
         defaultStack = ref;
       }
     }
