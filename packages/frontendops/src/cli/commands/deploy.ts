@@ -6,6 +6,7 @@ import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
 import { switchedBack } from '../../deploy/switch-back-words.ts';
 import type { DeployOptions } from '../../deploy/types.ts';
+import { noteLine } from '../../engine/text.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
 import { finishedRollbackPin, PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
@@ -739,7 +740,7 @@ async function tagIfDeployed(
   const git = known ?? (await openGit(ctx, flags));
   if (!git) {
     const why = 'not in a git repository (pass --repo <dir> or --github <owner/repo>)';
-    ctx.io.stderr.write(`note: no deploy tag: ${why}\n`);
+    ctx.io.stderr.write(noteLine(`no deploy tag: ${why}`));
     return first ? { firstUntagged: why } : {};
   }
   const [{ createDeployTag, finishedFirstTag, taggedChange, tagRequest }, { isFrontendOpsError }] =
@@ -754,8 +755,9 @@ async function tagIfDeployed(
         (error: unknown) => {
           if (!isFrontendOpsError(error)) throw error;
           firstUntagged = error.message;
+          // The host's refusal (git's output, GitHub's answer) is quoted: noteLine escapes it.
           ctx.io.stderr.write(
-            `note: no deploy tag for ${firstInput.deployId}, finished first: ${error.message}\n`,
+            noteLine(`no deploy tag for ${firstInput.deployId}, finished first: ${error.message}`),
           );
           return undefined;
         },
