@@ -9,7 +9,28 @@ import type { DeployTarget } from '../engine/types.ts';
 import { hiddenIn, targetSecrets } from '../hidden-words.ts';
 import { type ToolAnswer, toolFailure } from './tool-result.ts';
 
-const CREDENTIAL_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GITHUB_TOKEN'];
+/**
+ * Every secret variable a server may hold: the ones FrontendOps reads (the cloud's and the git host's
+ * credentials, Pulumi Cloud's token, the MCP bearer token, the receipt key, a job's OIDC request
+ * token), the one the pulumi CLI it runs reads (the stack configuration's passphrase), and the ones
+ * an agent that started the server passes on to it (the model's key, the approver key's passphrase).
+ * None is ever repeated in an answer, whatever error quotes it.
+ */
+const CREDENTIAL_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'GITHUB_TOKEN',
+  'PULUMI_ACCESS_TOKEN',
+  'PULUMI_CONFIG_PASSPHRASE',
+  'FRONTENDOPS_MCP_TOKEN',
+  'FRONTENDOPS_RECEIPT_KEY',
+  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+  'FRONTENDOPS_APPROVER_PASSPHRASE',
+  'FRONTENDOPS_MODEL_API_KEY',
+  'OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+];
 
 export interface Secrecy {
   /** Remembers values never to show (a local path, a token). */

@@ -128,6 +128,36 @@ describe('errors name no local path to an MCP client', () => {
     for (const leak of [dir, 'ops-private']) expect(JSON.stringify(c.seen), leak).not.toContain(leak);
   });
 
+  it("the infra server hides its environment's secrets from answers quoting them, read from the env it was given", async () => {
+    // Each secret variable the server (or the pulumi CLI it runs) reads, planted where an error
+    // quotes the configuration's words: the stacks it knows, which an unknown stack's refusal lists.
+    const secrets = {
+      PULUMI_ACCESS_TOKEN: 'pul-0123456789abcdef0123456789abcdef',
+      PULUMI_CONFIG_PASSPHRASE: 'passphrase-of-the-stack-config',
+      FRONTENDOPS_MCP_TOKEN: 'mcp-bearer-token-0123456789abcdef',
+      FRONTENDOPS_RECEIPT_KEY: 'receipt-key-0123456789abcdef0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-request-token-0123456789abcdef',
+      FRONTENDOPS_APPROVER_PASSPHRASE: 'approver-key-passphrase-0123',
+      FRONTENDOPS_MODEL_API_KEY: 'model-api-key-0123456789abcdef',
+    };
+    // Not the test process's values: they are read from the environment the server was given.
+    for (const [name, value] of Object.entries(secrets)) expect(process.env[name], name).not.toBe(value);
+    const config = {
+      ...defaultConfig(),
+      stacks: Object.fromEntries(
+        Object.values(secrets).map((value) => [value, { backend: 'outputs', file: 'stack.json' }]),
+      ),
+    } as Parameters<typeof createInfraServer>[0]['config'];
+    const c = await connectInfra(createInfraServer({ config, cwd: dir, env: { ...secrets } }));
+    cleanups.push(() => c.close());
+    const answer = await c.call('get_status', { stack: 'prod' });
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toMatch(/^NOT_FOUND: Unknown stack "prod" \(this server knows: \[hidden\]/);
+    for (const [name, value] of Object.entries(secrets)) {
+      expect({ name, shown: JSON.stringify(c.seen).includes(value) }).toEqual({ name, shown: false });
+    }
+  });
+
   it('the git server, when its repository disappears under it', async () => {
     const c = await spawnServer(['git', '--repo', repo.dir]);
     expect((await c.call('latest_commit', { path: 'apps/sophia-dashboard' })).isError).toBe(false);
