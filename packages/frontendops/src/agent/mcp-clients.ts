@@ -10,6 +10,7 @@ import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotoc
 import * as z from 'zod';
 import { inGitHubJob } from '../approval/github-job.ts';
 import { CONFIG_MAX_BYTES } from '../config.ts';
+import { escapeControlCharacters } from '../engine/text.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { readSmallFile } from '../private-file.ts';
 import type { AgentClients } from './types.ts';
@@ -251,7 +252,12 @@ function spawnServer(
       ? (line: string) => process.stderr.write(`${line}\n`)
       : () => {});
   let held: string[] | null = [];
-  const say = (line: string) => (held ? held.push(line) : forward(line));
+  // A server's lines may quote others' text (a backend's answer, a commit's words): made printable
+  // here, where they come in, for every place they are shown (a terminal, --json's stderr, a log).
+  const say = (line: string) => {
+    const shown = escapeControlCharacters(line);
+    return held ? held.push(shown) : forward(shown);
+  };
   let rest = '';
   const stderr = transport.stderr;
   const ended = new Promise<void>((done) => {

@@ -121,6 +121,29 @@ it('an empty request is refused before any server starts (exit 2, what to say in
   }
 });
 
+it("a server's stderr is passed on escaped under --json too, as without it: its lines may quote others' text", async () => {
+  // A server that says something holding an OSC 52 sequence (the clipboard) and stops: what a server
+  // logs may quote a backend's answer or a commit's words. Without --json the renderer escapes it.
+  const config = join(t.tmp, 'mcp-stderr.json');
+  const says = `process.stderr.write('starting \\u001b]52;c;cm0gLXJmIH4=\\u0007\\n'); process.exit(1)`;
+  await writeFile(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        infra: { command: process.execPath, args: ['-e', says] },
+        git: { command: process.execPath, args: ['-e', says] },
+      },
+    }),
+  );
+  for (const json of [[], ['--json']]) {
+    const run = await agent(["what's live?", ...json], { config });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('starting \\u001b]52;c;cm0gLXJmIH4=\\u0007');
+    const raw = run.stderr.includes('\u001b') || run.stderr.includes('\u0007');
+    expect({ json, raw }).toEqual({ json, raw: false });
+  }
+});
+
 it('an unknown --stack is bad input: exit 2 and the reason on stderr, before any server starts (agent and chat)', async () => {
   for (const [argv, stdin] of [
     [['agent', 'status', '--stack', 'nope'], ''],
