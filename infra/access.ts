@@ -69,7 +69,7 @@ export function createGithubAccess(args: AccessArgs) {
     maxSessionDuration: 3600,
     assumeRolePolicy: githubTrust(
       providerArn,
-      `repo:${config.githubRepository}:environment:${config.githubEnvironment}`,
+      `repo:${githubSubjectRepository(config)}:environment:${config.githubEnvironment}`,
     ),
   });
   new aws.iam.RolePolicy('deployer-policy', {
@@ -104,7 +104,7 @@ export function createGithubAccess(args: AccessArgs) {
     maxSessionDuration: 3600,
     assumeRolePolicy: githubTrust(
       providerArn,
-      `repo:${config.githubRepository}:ref:refs/heads/${config.githubBranch}`,
+      `repo:${githubSubjectRepository(config)}:ref:refs/heads/${config.githubBranch}`,
     ),
   });
   new aws.iam.RolePolicy('publisher-policy', {
@@ -113,6 +113,22 @@ export function createGithubAccess(args: AccessArgs) {
   });
 
   return { deployer, publisher };
+}
+
+/**
+ * The repository as a token's subject names it. With the ids configured, GitHub's immutable form
+ * `OWNER@OWNER-ID/REPO@REPO-ID` only: a repository re-created under the name or an owner's name
+ * taken by another account has other ids, and its owner can choose the name form for its tokens, so
+ * the name form is not trusted beside it (the repository must use immutable subjects first).
+ */
+function githubSubjectRepository(
+  config: Pick<HostingConfig, 'githubRepository' | 'githubOwnerId' | 'githubRepositoryId'>,
+): string {
+  if (config.githubOwnerId === undefined || config.githubRepositoryId === undefined) {
+    return config.githubRepository;
+  }
+  const [owner, name] = config.githubRepository.split('/');
+  return `${owner}@${config.githubOwnerId}/${name}@${config.githubRepositoryId}`;
 }
 
 function githubTrust(providerArn: pulumi.Input<string>, subject: string) {

@@ -52,3 +52,32 @@ describe('statePrefix', () => {
     expect(withPrefix('.frontendops/state/prod/')().statePrefix).toBe('.frontendops/state/prod/');
   });
 });
+
+describe('githubOwnerId and githubRepositoryId', () => {
+  const withIds = (ids: Record<string, string>) => {
+    pulumi.runtime.setAllConfig({ ...stackConfig, ...ids });
+    return () => readHostingConfig();
+  };
+  const owner = 'dashboard-hosting:githubOwnerId';
+  const repository = 'dashboard-hosting:githubRepositoryId';
+
+  it('are read as GitHub’s decimal ids, both or neither', () => {
+    expect(withIds({ [owner]: '81234567', [repository]: '912345678' })()).toMatchObject({
+      githubOwnerId: '81234567',
+      githubRepositoryId: '912345678',
+    });
+    const plain = withIds({})();
+    expect([plain.githubOwnerId, plain.githubRepositoryId]).toEqual([undefined, undefined]);
+  });
+
+  it('refuse what is not an id, saying where to find it, and one without the other', () => {
+    for (const bad of ['sophia-analytics', '0123', '-5', '12 34', '1e9', '']) {
+      expect(withIds({ [owner]: '81234567', [repository]: bad }), bad).toThrow(
+        /invalid config \(githubRepositoryId: expected githubRepositoryId as decimal digits.*`gh api repos\/OWNER\/REPO --jq \.id` prints it/,
+      );
+    }
+    expect(withIds({ [repository]: '912345678' })).toThrow(
+      /invalid config \(githubOwnerId: expected githubRepositoryId and githubOwnerId together or neither/,
+    );
+  });
+});
