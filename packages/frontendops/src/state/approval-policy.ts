@@ -102,7 +102,9 @@ const githubWords = (github: NonNullable<ApprovalPolicy['github']>) =>
  * The ids a GitHub policy holds a job's repository to, in words; where it names none, that its name
  * alone is checked: a repository re-created under it, or the name taken by another owner, approves.
  */
-const githubIdsWords = (github: Pick<NonNullable<ApprovalPolicy['github']>, 'repositoryId' | 'ownerId'>) =>
+export const githubIdsWords = (
+  github: Pick<NonNullable<ApprovalPolicy['github']>, 'repositoryId' | 'ownerId'>,
+) =>
   github.repositoryId === undefined && github.ownerId === undefined
     ? 'by name only: no repositoryId or ownerId binds it'
     : [

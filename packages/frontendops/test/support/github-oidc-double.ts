@@ -36,8 +36,8 @@ export interface OidcDouble {
    * issued that long ago (valid 5 minutes from then, as GitHub's are), a token kept since.
    */
   job(claims: JobClaims, options?: { issuedSecondsAgo?: number }): Record<string, string>;
-  /** Tokens signed by a key the issuer does not publish (a forgery). */
-  forgeWithOtherKey(): void;
+  /** Tokens signed by a key the issuer does not publish (a forgery); `false`: its own key again. */
+  forgeWithOtherKey(on?: boolean): void;
   close(): Promise<void>;
 }
 
@@ -129,8 +129,8 @@ export async function startOidcDouble(): Promise<OidcDouble> {
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer,
       };
     },
-    forgeWithOtherKey: () => {
-      forge = true;
+    forgeWithOtherKey: (on = true) => {
+      forge = on;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -37,6 +37,7 @@ import { approvalInForce } from '../../state/approval-in-force.ts';
 import {
   adoptedNothingWords,
   adoptionWords,
+  githubIdsWords,
   howToAdopt,
   notRecorded,
   type PolicyInForce,
@@ -405,8 +406,14 @@ function refusal(
     );
   }
   if (policy.github) {
+    const { repository, repositoryId, ownerId, environment } = policy.github;
+    // Where the policy names ids, a repository of that name with others (created again) is no way.
+    const which =
+      repositoryId === undefined && ownerId === undefined
+        ? ''
+        : ` (${githubIdsWords(policy.github)}; not another repository of that name)`;
     ways.push(
-      `A GitHub Actions job of ${policy.github.repository} running in the "${policy.github.environment}" environment is approved by that environment's reviewers.`,
+      `A GitHub Actions job of ${repository}${which} running in the "${environment}" environment is approved by that environment's reviewers.`,
     );
   }
   if (unrecorded.length > 0) ways.push(`But ${unrecorded.join('; ')}: ${howToAdopt(inForce, stack)}.`);

@@ -524,7 +524,28 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
       { env: oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: '80' }) },
     );
     expect((await planAndSync(forged, COMMITS[1])).sync.text).toMatch(/OIDC token could not be verified/);
+    oidc().forgeWithOtherKey(false);
     expect((await live())?.commit).toBe(COMMITS[2]);
+  });
+
+  it('a job of a repository created again under the name is refused, told the job must be of the configured ids', async () => {
+    await c0OnClientsWord.restore();
+    const byIds = { approvers: {}, github: { ...github(), repositoryId: '700100200', ownerId: '600100200' } };
+    await adoptedPolicy(f(), byIds);
+    const recreated = await protectedClient({}, byIds, {
+      env: oidc().job({
+        repository: 'sophia/dashboard',
+        repository_id: '700100999',
+        environment: 'production',
+        run_id: '81',
+      }),
+    });
+    const refused = (await planAndSync(recreated, COMMITS[1])).sync.text;
+    expect(refused).toMatch(/APPROVAL_REQUIRED.*with repository id 700100999, not 700100200/);
+    expect(refused).toContain(
+      'A GitHub Actions job of sophia/dashboard (repository id 700100200, owner id 600100200; not another repository of that name) running in the "production" environment is approved by that environment\'s reviewers.',
+    );
+    expect((await live())?.commit).toBe(COMMITS[0]);
   });
 });
 
