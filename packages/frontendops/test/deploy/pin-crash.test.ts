@@ -216,9 +216,16 @@ describe('a pin deleted by hand right after it is put back by the next change', 
     expect(dry.finishesFirst?.pins).toBeUndefined();
     expect(await pinRefusalAhead(atomic.site, dry)).toBeNull();
     // Before, finishing the stopped rollback pinned C[0] again, undoing the unpin: PINNED.
+    const from = await atomic.mark();
     expect((await deployArtifact(atomic.site, { app: APP, commit: C[1], request })).outcome).toBe(
       'succeeded',
     );
+    // Whether the finish pins is one walk of the chain, under the lock (the settle's check of the
+    // record, whose answer the finish takes); the other walk judges the record under the deploy's id.
+    const listings = (await atomic.requestsSince(from)).filter(
+      (r) => r.method === 'GET' && r.query.includes(`prefix=${encodeURIComponent(`${prefix}audit/`)}`),
+    );
+    expect(listings).toHaveLength(2);
     expect(await readPin(atomic.site)).toBeNull();
     expect((await verifyAudit(atomic.site.state, prefix)).problems).toEqual([]);
     await deployArtifact(atomic.site, { app: APP, commit: C[0], request }); // as the other case starts
