@@ -168,27 +168,30 @@ async function asleepAtPinDelete(opened?: Site) {
  * `change`, run on a site asleep at `asleep` (asleepAtState, asleepAtPinDelete), sleeps past its lease
  * once it gets there; `meanwhile`, another operator's changes, run then. Woken, the change is refused,
  * LOCKED, saying `says`, and appends nothing after what `meanwhile` left; the chain verifies. Returns
- * what `meanwhile` did.
+ * what `meanwhile` did. `on`: the stack's site (default: the in-place one) and what its chain is
+ * verified with (an atomic stack's release store).
  */
 async function refusedPastLease<T>(
-  { site, asleep }: { site: Site; asleep: ReturnType<typeof heldPoint> },
+  { site, asleep }: { site: Site; asleep: Pick<ReturnType<typeof heldPoint>, 'reached' | 'release'> },
   change: (site: Site) => Promise<unknown>,
   meanwhile: () => Promise<T>,
   says: RegExp | string,
+  on: { site: Site; verify?: Parameters<typeof verifyAudit>[2] } = { site: t.site },
 ): Promise<T> {
   const changing = change(site);
   changing.catch(() => {});
   await asleep.reached;
   slept = LOCK_TTL_MS + 1_000;
   const done = await meanwhile();
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  const { state, target } = on.site;
+  const chain = await readAudit(state, target.statePrefix);
   asleep.release();
   await expect(changing).rejects.toMatchObject({
     code: 'LOCKED',
     message: typeof says === 'string' ? expect.stringContaining(says) : expect.stringMatching(says),
   });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  expect(await readAudit(state, target.statePrefix)).toEqual(chain);
+  expect((await verifyAudit(state, target.statePrefix, on.verify)).problems).toEqual([]);
   return done;
 }
 
@@ -376,29 +379,26 @@ it('a pin that created pin.json past its lease, asleep before removing it while 
   const pin = `${t.target.statePrefix}pin.json`;
   // Operator A's pin of v1: asleep before its write of pin.json, then again before removing it.
   const { site: held, asleep: atWrite } = await asleepAtState((key) => key === pin);
-  const { site: a, asleep: atRemove } = await asleepAtPinDelete(held);
-  const pinning = pinRelease(a, { request: request('freeze v1') });
-  pinning.catch(() => {});
-  await atWrite.reached;
-  slept = LOCK_TTL_MS + 1_000;
-  // The lock expired: another operator finishes A's pin, then lifts it.
-  expect((await unpinRelease(await operator(), { request: request('thaw') })).cleared?.commit).toBe(V1);
-  atWrite.release();
-  // A creates pin.json (there was none), finds its lock lost and the unpin after its entry.
-  await atRemove.reached;
-  // Meanwhile a third pins v1 again (it finishes the unpin first: the pin A just created goes).
-  const frozen = await pinRelease(await operator(), { request: request('freeze v1 again') });
+  const frozen = await refusedPastLease(
+    await asleepAtPinDelete(held),
+    async (a) => {
+      const pinning = pinRelease(a, { request: request('freeze v1') });
+      pinning.catch(() => {});
+      await atWrite.reached;
+      slept = LOCK_TTL_MS + 1_000;
+      // The lock expired: another operator finishes A's pin, then lifts it.
+      expect((await unpinRelease(await operator(), { request: request('thaw') })).cleared?.commit).toBe(V1);
+      atWrite.release();
+      // A creates pin.json (there was none), finds its lock lost and the unpin after its entry.
+      return pinning;
+    },
+    // Meanwhile a third pins v1 again (it finishes the unpin first: the pin A just created goes).
+    async () => pinRelease(await operator(), { request: request('freeze v1 again') }),
+    // Before, its plain delete removed the new pin: unpinned by nobody's change.
+    /lost its lock.*a later change set another since, which was kept/s,
+  );
   expect(frozen.created).toBe(true);
-  const chain = await readAudit(t.site.state, t.target.statePrefix);
-  atRemove.release();
-  // Before, its plain delete removed the new pin: unpinned by nobody's change.
-  await expect(pinning).rejects.toMatchObject({
-    code: 'LOCKED',
-    message: expect.stringMatching(/lost its lock.*a later change set another since, which was kept/s),
-  });
-  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
   expect(await readPin(t.site)).toEqual(frozen.pin);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 it('finishing a stopped pin over the pin it replaced, asleep before its write while another unpinned: the unpin stays', async () => {
@@ -833,6 +833,8 @@ describe('atomic, asleep before its own switch', () => {
     const site = await env().open(extra);
     return { ...site, locker: createS3Locker(site.state, site.target.statePrefix, clock) } as Site;
   };
+  /** The atomic stack's chain, as refusedPastLease reads and verifies it (with its release store). */
+  const onAtomic = () => ({ site: env().site, verify: { releaseStore: env().store() } });
   // Each case starts from v1 live (a deploy of it again: the cases leave v2 live).
   afterEach(async () => {
     await deployArtifact(env().site, { app: APP, commit: V1, request: request('back to v1') });
@@ -854,31 +856,20 @@ describe('atomic, asleep before its own switch', () => {
           request: request('ship v2'),
         }),
       ).rejects.toThrow('killed before the key write');
-      // Operator A's deploy of the live v1 records v2's superseded first: asleep before the write `at` names.
-      const { site: a, asleep } = await asleepAtState(
-        (key) => key.startsWith(`${prefix}${at}`),
-        await atomicOperator(),
-      );
-      const deploying = deployArtifact(a, { app: APP, commit: V1, request: request('keep v1') });
-      deploying.catch(() => {});
-      await asleep.reached;
-      slept = LOCK_TTL_MS + 1_000;
-      // The lock expired: operator B runs v2's deploy again, which finishes it live.
-      expect(
-        (await deployArtifact(await atomicOperator(), { app: APP, commit: V2, request: request('ship v2') }))
-          .outcome,
-      ).toBe('succeeded');
-      const chain = await readAudit(t.site.state, prefix);
-      asleep.release();
+      // Operator A's deploy of the live v1 records v2's superseded first: asleep before the write `at`
+      // names. The lock expired: operator B runs v2's deploy again, which finishes it live.
       // Before, asleep before its entry, it went on and succeeded: a "deploy-superseded" entry for v2
       // after B's recording v2 live, binding a row B had written over (`audit verify`: tampered).
       // Asleep before its row, it called B's record of v2 not FrontendOps' (TAMPERED), to be deleted.
-      await expect(deploying).rejects.toMatchObject({
-        code: 'LOCKED',
-        message: expect.stringContaining('lost its lock'),
-      });
-      expect(await readAudit(t.site.state, prefix)).toEqual(chain);
-      expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+      const shipped = await refusedPastLease(
+        await asleepAtState((key) => key.startsWith(`${prefix}${at}`), await atomicOperator()),
+        (a) => deployArtifact(a, { app: APP, commit: V1, request: request('keep v1') }),
+        async () =>
+          deployArtifact(await atomicOperator(), { app: APP, commit: V2, request: request('ship v2') }),
+        'lost its lock',
+        onAtomic(),
+      );
+      expect(shipped.outcome).toBe('succeeded');
       const v2 = (await t.site.records.readPointer())?.value.deployId ?? '';
       expect((await t.site.records.readRecord(v2))?.outcome).toBe('succeeded');
       expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
@@ -928,27 +919,21 @@ describe('atomic, asleep before its own switch', () => {
     const t = env();
     const prefix = t.target.statePrefix;
     await pinRelease(t.site, { request: request('freeze v1') });
-    const { site: a, asleep } = await asleepAtState(
-      (key, _, body) => key.startsWith(`${prefix}audit/`) && body.includes('"unpin"'),
-      await atomicOperator(),
-    );
-    const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
-    promoting.catch(() => {});
-    await asleep.reached; // v2 switched and recorded, the pin of v1 read, its unpin entry not yet sent
-    slept = LOCK_TTL_MS + 1_000;
-    const frozen = await pinRelease(await atomicOperator(), { request: request('freeze v2') });
-    expect(frozen.pin.commit).toBe(V2);
-    const chain = await readAudit(t.site.state, prefix);
-    asleep.release();
+    // Asleep with v2 switched and recorded, the pin of v1 read, its unpin entry not yet sent.
     // Before, it went on and succeeded: its unpin of v1's pin appended after the pin of v2, and
     // pin.json (v2's pin) deleted.
-    await expect(promoting).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringMatching(/lost its lock.*switch had landed.*its deployment, not the pin lifted/s),
-    });
-    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    const frozen = await refusedPastLease(
+      await asleepAtState(
+        (key, _, body) => key.startsWith(`${prefix}audit/`) && body.includes('"unpin"'),
+        await atomicOperator(),
+      ),
+      (a) => promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') }),
+      async () => pinRelease(await atomicOperator(), { request: request('freeze v2') }),
+      /lost its lock.*switch had landed.*its deployment, not the pin lifted/s,
+      onAtomic(),
+    );
+    expect(frozen.pin.commit).toBe(V2);
     expect(await readPin(t.site)).toEqual(frozen.pin);
-    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
     // The next case starts from v1 (afterEach): the pin goes first.
     await unpinRelease(t.site, { request: request('thaw') });
@@ -956,27 +941,18 @@ describe('atomic, asleep before its own switch', () => {
 
   it('a promote asleep after its unpin entry, before removing the pin, while another pinned: the new pin stays', async () => {
     const t = env();
-    const prefix = t.target.statePrefix;
     await pinRelease(t.site, { request: request('freeze v1') });
-    const { site: a, asleep } = await asleepAtPinDelete(await atomicOperator());
-    const promoting = promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') });
-    promoting.catch(() => {});
-    await asleep.reached; // v2 switched and recorded, its unpin of v1's pin recorded, pin.json not yet removed
-    slept = LOCK_TTL_MS + 1_000;
-    const frozen = await pinRelease(await atomicOperator(), { request: request('freeze v2') });
-    expect(frozen.pin.commit).toBe(V2);
-    const chain = await readAudit(t.site.state, prefix);
-    asleep.release();
+    // Asleep with v2 switched and recorded, its unpin of v1's pin recorded, pin.json not yet removed.
     // Before, it went on and succeeded: it removed pin.json (v2's pin, set after its entry).
-    await expect(promoting).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringMatching(
-        /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
-      ),
-    });
-    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
+    const frozen = await refusedPastLease(
+      await asleepAtPinDelete(await atomicOperator()),
+      (a) => promoteRelease(a, { app: APP, commit: V2, request: request('promote v2') }),
+      async () => pinRelease(await atomicOperator(), { request: request('freeze v2') }),
+      /unpin entry is in the audit log.*was kept, not removed.*switch had landed.*and the pin lifted/s,
+      onAtomic(),
+    );
+    expect(frozen.pin.commit).toBe(V2);
     expect(await readPin(t.site)).toEqual(frozen.pin);
-    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
     // The next case starts from v1 (afterEach): the pin goes first.
     await unpinRelease(t.site, { request: request('thaw') });
@@ -985,107 +961,78 @@ describe('atomic, asleep before its own switch', () => {
   it('a preview asleep before its entry while another deployed: no entry binding a state that never landed', async () => {
     const t = env();
     const prefix = t.target.statePrefix;
-    const { site: a, asleep } = await asleepAtState(
-      (key) => key.startsWith(`${prefix}audit/`),
-      await atomicOperator(),
-    );
-    const previewing = previewLink(a, {
-      app: APP,
-      commit: V2,
-      verify: false,
-      request: request('preview v2'),
-    });
-    previewing.catch(() => {});
-    await asleep.reached; // its lock asked, its entry (binding the state it will write) not yet sent
-    slept = LOCK_TTL_MS + 1_000;
-    expect(
-      (await deployArtifact(await atomicOperator(), { app: APP, commit: V3, request: request('ship v3') }))
-        .outcome,
-    ).toBe('succeeded');
-    const chain = await readAudit(t.site.state, prefix);
-    asleep.release();
+    // Asleep with its lock asked, its entry (binding the state it will write) not yet sent.
     // Before, its entry landed after the deploy's, binding a state with its preview in it; the state
     // write, made over the version it had read, was then refused: the chain named a state never stored.
-    await expect(previewing).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringContaining('lost its lock'),
-    });
-    expect(await readAudit(t.site.state, prefix)).toEqual(chain);
-    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    const shipped = await refusedPastLease(
+      await asleepAtState((key) => key.startsWith(`${prefix}audit/`), await atomicOperator()),
+      (a) => previewLink(a, { app: APP, commit: V2, verify: false, request: request('preview v2') }),
+      async () =>
+        deployArtifact(await atomicOperator(), { app: APP, commit: V3, request: request('ship v3') }),
+      'lost its lock',
+      onAtomic(),
+    );
+    expect(shipped.outcome).toBe('succeeded');
   });
 });
 
 describe('a rollback asleep after its pin entry, before its pin.json, past its lease', () => {
   /**
-   * V2 deployed over V1 (`pinned`: and pinned on purpose), then operator A's rollback to V1 held
-   * before its pin.json is sent.
+   * V2 deployed over V1 (`pinned`: and pinned on purpose), then operator A's rollback to V1 asleep
+   * before its pin.json is sent (v1 live and recorded, its pin entry written) while `meanwhile` runs:
+   * refused past its lease, saying `says` (refusedPastLease). Returns what `meanwhile` did.
    */
-  async function rollbackAsleepBeforePin(pinned = false) {
+  async function rollbackAsleepBeforePin<T>(
+    meanwhile: (b: Site) => Promise<T>,
+    says: RegExp,
+    pinned = false,
+  ): Promise<T> {
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
     if (pinned) await pinRelease(t.site, { request: request('freeze v2') });
-    const { site: a, asleep } = await asleepAtState((key) => key === `${t.target.statePrefix}pin.json`);
-    const rolling = rollbackRelease(a, { request: request('roll back') });
-    rolling.catch(() => {});
-    await asleep.reached; // v1 live and recorded, its pin entry written, pin.json not yet sent
-    slept = LOCK_TTL_MS + 1_000;
-    return { rolling, wake: asleep.release };
+    return refusedPastLease(
+      await asleepAtState((key) => key === `${t.target.statePrefix}pin.json`),
+      (a) => rollbackRelease(a, { request: request('roll back') }),
+      async () => meanwhile(await operator()),
+      says,
+    );
   }
 
   it('while another unpinned: the unpin stays', async () => {
-    const { rolling, wake } = await rollbackAsleepBeforePin();
-    const b = await operator();
     // The other operator finishes the stopped pin (pin.json as its entry says), then lifts it.
-    expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
-    const chain = await readAudit(t.site.state, t.target.statePrefix);
-    wake();
     // Before, it put its pin back over the unpin and succeeded: pinned to v1, the chain's last word an
     // unpin (`audit verify`: pin.json tampered).
-    await expect(rolling).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringMatching(/lost its lock.*lifted or replaced the pin.*newer pin change was kept/s),
-    });
-    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    const thawed = await rollbackAsleepBeforePin(
+      (b) => unpinRelease(b, { request: request('thaw') }),
+      /lost its lock.*lifted or replaced the pin.*newer pin change was kept/s,
+    );
+    expect(thawed.cleared?.commit).toBe(V1);
     expect(await readPin(t.site)).toBeNull();
     expect(await live()).toBe(V1);
-    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 
   it('over a pin set on purpose, while another unpinned: the unpin stays', async () => {
-    const { rolling, wake } = await rollbackAsleepBeforePin(true);
-    const b = await operator();
     // The other operator finishes the stopped pin (the rollback's, replacing v2's), then lifts it.
-    expect((await unpinRelease(b, { request: request('thaw') })).cleared?.commit).toBe(V1);
-    const chain = await readAudit(t.site.state, t.target.statePrefix);
-    wake();
     // Its put over the version it read (v2's pin) finds no object: S3 answers 404 NoSuchKey, not 412.
     // Before, that was an UPSTREAM "S3 could not write" error, as if S3 had failed.
-    await expect(rolling).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringMatching(/lost its lock.*pin.json was changed.*newer pin change was kept/s),
-    });
-    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    const thawed = await rollbackAsleepBeforePin(
+      (b) => unpinRelease(b, { request: request('thaw') }),
+      /lost its lock.*pin.json was changed.*newer pin change was kept/s,
+      true,
+    );
+    expect(thawed.cleared?.commit).toBe(V1);
     expect(await readPin(t.site)).toBeNull();
     expect(await live()).toBe(V1);
-    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 
   it('while another promoted and pinned another release: that pin stays', async () => {
-    const { rolling, wake } = await rollbackAsleepBeforePin();
-    const b = await operator();
-    await promoteRelease(b, { app: APP, commit: V3, request: request('promote v3') });
-    const frozen = await pinRelease(b, { request: request('freeze v3') });
-    expect(frozen.pin.commit).toBe(V3);
-    const chain = await readAudit(t.site.state, t.target.statePrefix);
-    wake();
     // Before, it wrote its pin of v1 over the pin of v3 and succeeded, with v3 live.
-    await expect(rolling).rejects.toMatchObject({
-      code: 'LOCKED',
-      message: expect.stringMatching(/lost its lock.*pin.json was changed.*newer pin change was kept/s),
-    });
-    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    const frozen = await rollbackAsleepBeforePin(async (b) => {
+      await promoteRelease(b, { app: APP, commit: V3, request: request('promote v3') });
+      return pinRelease(b, { request: request('freeze v3') });
+    }, /lost its lock.*pin.json was changed.*newer pin change was kept/s);
+    expect(frozen.pin.commit).toBe(V3);
     expect(await readPin(t.site)).toEqual(frozen.pin);
     expect(await live()).toBe(V3);
-    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
 
