@@ -224,13 +224,20 @@ export async function runAtomic(
     // follows goes by that one reading of it too, or by the reading beside the context read again.
     const recorded = await ctx.atomic.readPending();
     let stopped = recorded;
-    if (
-      recorded &&
-      (await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer }, readBeside(ctx)))
-        .pending !== recorded
-    ) {
-      ctx = await readAtomicContext(site, nowOf(options));
-      stopped = await ctx.atomic.readPending();
+    // Whether its finish pins, as that check held it (heldToItsWrites: for a rollback, a walk of the
+    // chain): said from that one reading, not asked again. A record read again is asked anew.
+    let pins: boolean | undefined;
+    if (recorded) {
+      const checked = await checkAtomicPendingUnlocked(
+        site,
+        recorded,
+        { pointer: ctx.statePointer },
+        readBeside(ctx),
+      );
+      if (checked.pending !== recorded) {
+        ctx = await readAtomicContext(site, nowOf(options));
+        stopped = await ctx.atomic.readPending();
+      } else pins = checked.held?.pinOnSuccess === true;
     }
     // A refusal of what this operation chose is the run's too, after its settle finished the change
     // stopped past its switch (settleAtomic): the dry run names that one, in its words. One stopped
@@ -239,7 +246,7 @@ export async function runAtomic(
     const chosen = async () => prepare(site, op, ctx, await choose(ctx), unswitched);
     const prepared = await chosen().catch(async (error: unknown) => {
       const finishing =
-        stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped) : null;
+        stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped, pins) : null;
       // The run's refusal before it chooses (a deploy's pin: pinChecked) comes first, as it would.
       const before = isFrontendOpsError(error, 'PINNED')
         ? null
@@ -261,7 +268,7 @@ export async function runAtomic(
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so; another release: the run finishes it first, then this plan.
     const finished =
-      stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped) : null;
+      stopped && switchedLive(stopped, ctx.kvs.value) ? await stoppedChange(site, stopped, pins) : null;
     return {
       ...summarize(prepared.plan, {
         dryRun: true,
@@ -909,20 +916,25 @@ const readBeside = (ctx: AtomicContext): AtomicReadBeside | undefined =>
 /**
  * checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked).
  * `beside`: what the reader read with the record and `known` (AtomicReadBeside), for the first
- * check only; the second reading, after a refusal, reads everything again.
+ * check only; the second reading, after a refusal, reads everything again. `held`: the record
+ * returned as the check held it (its pin dropped where its finish would not pin: pinsWhenFinished).
  */
-export const checkAtomicPendingUnlocked = (
+export const checkAtomicPendingUnlocked = async (
   site: Site,
   pending: AtomicPending,
   known: LiveRead,
   beside?: AtomicReadBeside,
-): Promise<{ pending: AtomicPending | null; known: LiveRead }> =>
-  checkUnlocked(
+): Promise<{ pending: AtomicPending | null; known: LiveRead; held?: AtomicPending }> => {
+  let held: AtomicPending | undefined;
+  const read = await checkUnlocked(
     site,
-    (record: AtomicPending, read) =>
-      checkAtomicPending(site, record, read, read === known ? beside : undefined),
+    async (record: AtomicPending, at) => {
+      held = await checkAtomicPending(site, record, at, at === known ? beside : undefined);
+    },
     { pending, known, reread: () => atomicRecordsOf(site).readPending() },
   );
+  return read.pending && held ? { ...read, held } : read;
+};
 
 /**
  * What an operation read back from atomic/pending.json wrote before it stopped, held to what
@@ -1846,13 +1858,15 @@ const finishedBy = (stopped: AtomicPending, plan: AtomicPlan): boolean => stoppe
 /**
  * A stopped operation as the dry run (finishes) and the run name it: a rollback pins when finished,
  * unless a later pin change lifted or replaced its pin (pinsWhenFinished), as the pending check does.
+ * `pins`: that answer as the check of this record gave it (checkAtomicPendingUnlocked `held`).
  */
-const stoppedChange = async (site: Site, stopped: AtomicPending): Promise<StoppedChange> => ({
+const stoppedChange = async (site: Site, stopped: AtomicPending, pins?: boolean): Promise<StoppedChange> => ({
   deployId: stopped.plan.deployId,
   kind: stopped.op,
   app: stopped.plan.app,
   commit: stopped.plan.commit,
-  ...((await pinsWhenFinished(site, { ...stopped, kind: stopped.op, deployId: stopped.plan.deployId }))
+  ...((pins ??
+  (await pinsWhenFinished(site, { ...stopped, kind: stopped.op, deployId: stopped.plan.deployId })))
     ? { pins: true as const, by: stopped.request.actor, reason: stopped.request.message ?? null }
     : {}),
 });
