@@ -22,17 +22,21 @@ export interface GitServerOptions {
   app?: string;
   /** Values never to show a client, e.g. the repository's local path. */
   hide?: string[];
-  /** Where the receipt key is looked for (FRONTENDOPS_RECEIPT_KEY, the config directory); default process.env. */
+  /**
+   * The command's environment (default process.env): where the receipt key is looked for
+   * (FRONTENDOPS_RECEIPT_KEY, the config directory), and the secret variables hidden from answers.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
 export function createGitServer(options: GitServerOptions): McpServer {
   const { host, defaultPath } = options;
-  const secrecy = createSecrecy();
+  const env = options.env ?? process.env;
+  const secrecy = createSecrecy(env);
   secrecy.learn(...(options.hide ?? []));
   const guard = secrecy.guard;
   // The user's receipt key, loaded (or made) on the first tag.
-  const receiptKey = receiptKeyOnce(options.env ?? process.env);
+  const receiptKey = receiptKeyOnce(env);
   const server = new McpServer(
     { name: 'frontendops-git', version: SERVER_VERSION },
     {

@@ -158,6 +158,32 @@ describe('errors name no local path to an MCP client', () => {
     }
   });
 
+  it("the git server hides its environment's secrets from answers quoting them, read from the env it was given", async () => {
+    // A token pasted into a commit message: latest_commit quotes the message. The token is the
+    // environment's the server was given (the command's), not the test process's.
+    const secrets = {
+      GITHUB_TOKEN: 'ghp_0123456789abcdef0123456789abcdef',
+      FRONTENDOPS_RECEIPT_KEY: 'receipt-key-0123456789abcdef0123456789',
+      FRONTENDOPS_MCP_TOKEN: 'mcp-bearer-token-0123456789abcdef',
+    };
+    for (const [name, value] of Object.entries(secrets)) expect(process.env[name], name).not.toBe(value);
+    const own = await createTestRepo();
+    cleanups.push(() => own.cleanup());
+    await writeFile(join(own.dir, 'ci.yml'), 'on: push\n');
+    await own.git(['add', 'ci.yml']);
+    await own.git(['commit', '--quiet', '-m', `ci: try ${Object.values(secrets).join(' ')}`]);
+    const c = await connectInfra(
+      createGitServer({ host: createLocalGit({ repoDir: own.dir }), defaultPath: '.', env: { ...secrets } }),
+    );
+    cleanups.push(() => c.close());
+    const answer = await c.call('latest_commit');
+    expect(answer.isError).toBe(false);
+    expect(answer.text).toContain('"ci: try [hidden]');
+    for (const [name, value] of Object.entries(secrets)) {
+      expect({ name, shown: JSON.stringify(c.seen).includes(value) }).toEqual({ name, shown: false });
+    }
+  });
+
   it('the git server, when its repository disappears under it', async () => {
     const c = await spawnServer(['git', '--repo', repo.dir]);
     expect((await c.call('latest_commit', { path: 'apps/sophia-dashboard' })).isError).toBe(false);

@@ -55,7 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
     const hide = [resolve(ctx.io.cwd, flags.repo ?? '.'), ctx.io.cwd];
     await serveFromFlags(
       ctx,
-      () => createGitServer({ host, defaultPath: config.appPath, app: config.app, hide }),
+      () => createGitServer({ host, defaultPath: config.appPath, app: config.app, hide, env: ctx.io.env }),
       flags,
       'git',
     );
