@@ -65,8 +65,9 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
       cwd: options.cwd,
       env: options.env,
     });
-    // What the agent's server hides learns every stack its opener reads, `buildsFrom` stacks too.
-    const secrecy = createSecrecy();
+    // What the agent's server hides learns every stack its opener reads, `buildsFrom` stacks too,
+    // beside the secret variables of the console's environment (the one the stacks are opened with).
+    const secrecy = createSecrecy(options.env);
     // Read as the console was given them (its cwd and env), not the process's: `env:` backends too.
     const opener = createStackOpener(config, {
       aliases: { [stack]: ref },
@@ -97,6 +98,8 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
       defaultPath: config.appPath,
       app: config.app,
       hide: [options.cwd],
+      // The receipt key the infra server signs with, and the secrets hidden: the console's env.
+      env: options.env,
     });
     const [infraClient, gitClient] = await Promise.all([link(infra), link(git)]).catch(async (error) => {
       await opener.close();
