@@ -4,6 +4,8 @@
  * was wrong, what was expected and what to do. Thrown inward, caught once at the CLI / MCP / console
  * boundary, where describeForClient keeps backend detail out of what a client sees.
  */
+import { inspect } from 'node:util';
+import { logLine } from './engine/text.ts';
 
 export type ErrorCode =
   | 'BAD_INPUT' // the caller's arguments or files are wrong; nothing was changed
@@ -111,6 +113,15 @@ export const isConfigurationError = (error: unknown): boolean =>
   isFrontendOpsError(error, 'BAD_INPUT') && error.details?.configuration === true;
 
 /**
+ * Logs an error to the server's stderr (an MCP server's, the console's) for its operator: words, or
+ * all of an error (its stack, its cause, what the backend answered) as console.error shows one. A
+ * backend's or git's words are anyone's: written by logLine, escaped.
+ */
+export function logError(prefix: string, error: unknown): void {
+  process.stderr.write(logLine(prefix, typeof error === 'string' ? error : inspect(error)));
+}
+
+/**
  * What a client (an MCP client, a browser) may be told about an error: its code and message for
  * our own errors; for backend failures and bugs a generic sentence, the detail going to the log
  * (backend messages may name buckets, keys, endpoints or local paths).
@@ -119,7 +130,7 @@ export function describeForClient(error: unknown, logPrefix: string): { code: Er
   if (isFrontendOpsError(error) && error.code !== 'UPSTREAM' && error.code !== 'INTERNAL') {
     return { code: error.code, message: error.message };
   }
-  console.error(`${logPrefix} ${isFrontendOpsError(error) ? 'backend failure' : 'unexpected error'}:`, error);
+  logError(`${logPrefix} ${isFrontendOpsError(error) ? 'backend failure' : 'unexpected error'}:`, error);
   if (isFrontendOpsError(error)) {
     const backendCode = upstreamCode(error.cause);
     // What FrontendOps itself also said names no backend. A stopped change the run finished first

@@ -16,6 +16,7 @@ import {
   badInput,
   FrontendOpsError,
   isFrontendOpsError,
+  logError,
   nothingMore,
   saidAfterChanging,
 } from '../errors.ts';
@@ -164,7 +165,7 @@ async function madeTag(make: () => Promise<{ name: string }>): Promise<string | 
   try {
     return (await make()).name;
   } catch (error) {
-    console.error('[frontendops console] could not create the deploy tag:', (error as Error).message);
+    logError('[frontendops console] could not create the deploy tag:', (error as Error).message);
     return null;
   }
 }

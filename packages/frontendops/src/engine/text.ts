@@ -36,10 +36,15 @@ export const escapeControlCharacters = (text: string): string =>
   );
 
 /**
- * A notice as a `note:` line on stderr (the CLI's, the MCP servers', the console's): its words may
- * quote what others wrote (a marker's version, a lock's holder), so control characters are escaped.
+ * A line of a server's own log on stderr (the MCP servers', the console's): what it logs may quote
+ * what others wrote (git's output, an S3 or GitHub reply, a marker's version, a lock's holder), so
+ * control characters are escaped. Newline and tab stay text: an error's stack is read as lines.
  */
-export const noteLine = (notice: string): string => `note: ${escapeControlCharacters(notice)}\n`;
+export const logLine = (prefix: string, words: string): string =>
+  `${prefix} ${escapeControlCharacters(words)}\n`;
+
+/** A notice as a `note:` line on stderr (the CLI's, the MCP servers', the console's): a logLine. */
+export const noteLine = (notice: string): string => logLine('note:', notice);
 
 /** The text on one line: CR, LF and tab written as \r, \n and \t, every other control character as \uXXXX. */
 export const escapeOnOneLine = (text: string): string =>

@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { hostHeaderValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
+import { logError } from '../errors.ts';
 import { listen } from '../http-listen.ts';
 import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
@@ -58,7 +59,7 @@ export function serveStdio(createServer: () => McpServer, streams: StdioStreams)
       {
         transport: wire,
         // stdout is the protocol channel: diagnostics go to stderr only.
-        onerror: (error) => console.error('[frontendops mcp] stdio error:', error.message),
+        onerror: (error) => logError('[frontendops mcp] stdio error:', error.message),
       },
     );
     const settled = () => Promise.all(servers.map(toolCallsSettled)).then(() => resolve());
@@ -80,7 +81,7 @@ export async function serveHttp(
   const host = options.host ?? '127.0.0.1';
   const path = options.path ?? '/mcp';
   const mcp = createMcpHandler(() => createServer(), {
-    onerror: (error) => console.error('[frontendops mcp] http error:', error.message),
+    onerror: (error) => logError('[frontendops mcp] http error:', error.message),
   });
   const serveMcp = toNodeHandler(mcp);
   // DNS-rebinding and cross-site guards: on loopback, only a loopback Host name is served (the address
@@ -106,7 +107,7 @@ export async function serveHttp(
       });
     }
     serveMcp(req, res).catch((error: unknown) => {
-      console.error('[frontendops mcp] request failed:', error);
+      logError('[frontendops mcp] request failed:', error);
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
       else res.end();
     });

@@ -4,6 +4,7 @@
  */
 
 import { parseAuditHead } from '../contract/audit-head.ts';
+import { logError } from '../errors.ts';
 import { type DeployTag, listDeployTags, sameRecord } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import type { AuditAnchor } from '../state/audit.ts';
@@ -28,7 +29,7 @@ export async function readDeployTags(git: GitHost | null | undefined): Promise<M
     return new Map([...named].flatMap(([id, tag]) => (tag ? [[id, tag] as const] : [])));
   } catch (error) {
     // Tags are a nicety where they are shown: a read still answers when the git host does not.
-    console.error('[frontendops] could not list deploy tags:', (error as Error).message);
+    logError('[frontendops] could not list deploy tags:', (error as Error).message);
     return new Map();
   }
 }

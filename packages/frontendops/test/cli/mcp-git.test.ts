@@ -41,10 +41,18 @@ async function stdioClient(args: string[], env: Record<string, string> = baseEnv
     env,
     stderr: 'pipe',
   });
+  // What the server logs, whole once it has exited (the client closed).
+  let stderr = '';
+  const logged = new Promise<string>((done) => {
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    transport.stderr?.on('end', () => done(stderr));
+  });
   const client = new Client({ name: 'cli-test', version: '0.0.0' });
   await client.connect(transport);
   cleanups.push(() => client.close());
-  return client;
+  return Object.assign(client, { logged });
 }
 
 /**
@@ -136,6 +144,34 @@ describe('frontendops mcp git (spawned process)', () => {
     );
     expect(text).not.toMatch(/ at .*\.(?:ts|js):\d+/);
     expect(text).not.toContain('ghs_cli_token');
+  });
+
+  it("logs a GitHub reply's words escaped: none reaches the operator's terminal as a control", async () => {
+    const github: GitHubDouble = await startGitHubDouble({
+      owner: 'acme',
+      repo: 'dashboard',
+      repoDir: repo.dir,
+      token: 'ghs_cli_token',
+    });
+    cleanups.push(() => github.close());
+    // Whoever answers at GITHUB_API_URL chooses the words: OSC 52 (ended by BEL) writes the
+    // operator's clipboard, ESC [2J clears the screen above it.
+    github.answerError({
+      path: /\/matching-refs\//,
+      status: 422,
+      message: 'Validation Failed\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\u0007\u001b[2J',
+    });
+    const env = { ...baseEnv(), GITHUB_TOKEN: 'ghs_cli_token', GITHUB_API_URL: github.url };
+    const client = await stdioClient(['mcp', 'git', '--github', 'acme/dashboard'], env);
+    const result = await client.callTool({ name: 'list_deploy_tags', arguments: {} });
+    expect(result.isError).toBe(true);
+    await client.close();
+    const log = await client.logged;
+    // Logged, with GitHub's words, as text.
+    expect(log).toContain('[frontendops mcp] backend failure:');
+    expect(log).toContain('Validation Failed\\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\u0007\\u001b[2J');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    expect(log).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
 
   it('serves Streamable HTTP with --http 0 and the token from FRONTENDOPS_MCP_TOKEN', async () => {

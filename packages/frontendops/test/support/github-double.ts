@@ -57,6 +57,11 @@ export interface GitHubDouble {
    * limit with 200 or 403 ("Rate limits and query limits for the GraphQL API"): `status: 200` there.
    */
   limitRate(limit: RateLimit | null): void;
+  /**
+   * Answers every request whose path matches with GitHub's error body (`{message, documentation_url,
+   * status}`) carrying `message`, until called with null: a reply whose words the server logs.
+   */
+  answerError(failure: { path: RegExp; status: number; message: string } | null): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +95,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   const holds: Array<{ path: RegExp; waiting: number; peak: number; released: Promise<void> }> = [];
   const deployments: DeploymentRecord[] = [];
   let rateLimit: RateLimit | null = null;
+  let failure: { path: RegExp; status: number; message: string } | null = null;
   let base = '';
   const git = async (args: string[], input?: string) => {
     const child = run('git', args, { cwd: options.repoDir });
@@ -126,6 +132,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       }
       if (rateLimit && (rateLimit.path?.test(url.pathname) ?? true))
         return rateLimited(res, rateLimit, url.pathname === '/graphql');
+      if (failure?.path.test(url.pathname)) return fail(res, failure.status, failure.message, DOCS);
       try {
         await route(req.method ?? 'GET', url, body, authorization, res);
       } catch (error) {
@@ -658,6 +665,9 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
           release();
         },
       };
+    },
+    answerError(answer) {
+      failure = answer;
     },
     limitRate(limit) {
       rateLimit = limit;
