@@ -283,10 +283,24 @@ export async function runAtomic(
         : {}),
     };
   }
-  const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
+  const { lock, marker, first } = await takeDeployLockReading(
+    site,
+    options,
+    async () => undefined,
+    () => readStoreHeldToAnchor(site),
+  );
   return holding(lock, async () => {
     const seen: { served?: ReleasePointerRead } = {};
-    const summary = await runLocked(site, op, choose, { ...options, lock, marker }, started, undefined, seen);
+    const summary = await runLocked(
+      site,
+      op,
+      choose,
+      { ...options, lock, marker },
+      started,
+      undefined,
+      seen,
+      first,
+    );
     return options.settle ? { ...summary, ...(await options.settle(summary, seen.served)) } : summary;
   });
 }
@@ -297,7 +311,8 @@ export async function runAtomic(
  * anchors (an approval's use past the newest switch) is refused here, before a stopped change is
  * finished on it or anything else is written (TAMPERED, nothing was changed). Every operation under
  * the deploy lock of an atomic stack reads the store so (a change, a preview, a synced deploy's
- * finish, a pin or unpin), and may hand the reading on: what it appends links to the head held and
+ * finish, a pin or unpin), with the lock's check (takeDeployLockReading `first`: before a stopped pin
+ * change is finished too), and may hand the reading on: what it appends links to the head held and
  * anchors nothing.
  */
 export async function readStoreHeldToAnchor(
@@ -323,11 +338,19 @@ export async function finishSyncedAtomic(
   options: AtomicOptions,
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null; rolledBackTo?: string }> {
   requireReleaseStore(site);
-  const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
+  const { lock, marker, first } = await takeDeployLockReading(
+    site,
+    options,
+    async () => undefined,
+    () => readStoreHeldToAnchor(site),
+  );
   options = { ...options, marker };
   return holding(lock, async () => {
     const atomic = atomicRecordsOf(site);
-    const [pending, { served }] = await Promise.all([atomic.readPending(), readStoreHeldToAnchor(site)]);
+    const [pending, { served }] = await Promise.all([
+      atomic.readPending(),
+      first ?? readStoreHeldToAnchor(site),
+    ]);
     // Finished when it went live, by the rule the next run finishes it by (settleAtomic: switched,
     // or the store serves what its switch wrote); any other is not waiting for this.
     const checked =
@@ -394,11 +417,14 @@ async function runLocked(
   refusedAhead?: RefusedAhead,
   /** Set to the store as read, where the run writes nothing to it (a no-op): for what follows under the lock. */
   seen?: { served?: ReleasePointerRead },
+  /** The store as the deploy lock's check read it, held to the anchor (undefined: read here). */
+  lockRead?: { head: AuditHead | null; served: ReleasePointerRead },
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse, or a chain cut back past the head the
-  // store anchors. The settle holds a stopped change to the same reading of the store.
-  const { head, served } = await readStoreHeldToAnchor(site);
+  // store anchors (checked with the lock, before a stopped pin change is finished). The settle holds
+  // a stopped change to the same reading of the store.
+  const { head, served } = lockRead ?? (await readStoreHeldToAnchor(site));
   const { abandoned, finished: earlier } = await settleAtomic(site, options, served);
   // A change the settle finished may have written the store (a rollback's pin fences it): read again.
   const ctx = await readAtomicContext(site, nowOf(options), earlier ? undefined : { served });

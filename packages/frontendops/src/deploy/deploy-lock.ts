@@ -47,16 +47,29 @@ export async function takeDeployLock(
  * `read` only reads. What it found reaches the caller once the check passed; a failed check lets the
  * lock go, and what was read is dropped, so nothing acts on state the chain does not bind.
  * `finishedPin`: the entry of a stopped pin change the check finished (its pin is in effect from now).
+ * `first`: a check of the caller's own, sent with the state's check and passed before a stopped pin
+ * change is finished (an atomic stack's anchored head: atomic-apply.ts readStoreHeldToAnchor), so a
+ * chain it refuses has nothing finished on it; what it read comes back as `first`, for the caller
+ * to act on (finishing a pin writes pin.json only).
  */
-export async function takeDeployLockReading<T>(
+export async function takeDeployLockReading<T, F = undefined>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number | undefined },
   read: () => Promise<T>,
-): Promise<{ lock: HeldLock; read: T; finishedPin: AuditEntry | null; marker: EnvironmentMarker | null }> {
+  first?: () => Promise<F>,
+): Promise<{
+  lock: HeldLock;
+  read: T;
+  finishedPin: AuditEntry | null;
+  marker: EnvironmentMarker | null;
+  first: F | undefined;
+}> {
   const lock = await acquireDeployLock(site, options.request.actor, options.waitMs);
   const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
+  const firsting = first?.();
+  firsting?.catch(() => {});
   // Sent with the check (one GET, no round trip more); one that cannot be read, or that is not the
   // one the chain last wrote there (held to the newest entry the check reads: no request more where
   // they agree), is refused before anything is written, the stopped pin change's finish included.
@@ -69,22 +82,26 @@ export async function takeDeployLockReading<T>(
     const finishedPin = await assertStateAsRecorded(site, {
       finish: true,
       check: (recorded) =>
-        (checked ??= marking.then(async (read) => {
-          await assertMarkerAsRecorded(site, read, recorded);
-          return read.marker;
-        })),
+        (checked ??= Promise.all([
+          marking.then(async (read) => {
+            await assertMarkerAsRecorded(site, read, recorded);
+            return read.marker;
+          }),
+          firsting,
+        ]).then(([marker]) => marker)),
     });
     const marker = await (checked ?? Promise.reject(new Error('the marker was not checked')));
+    const passed = await firsting;
     if (finishedPin) {
       await Promise.allSettled([reading]);
-      return { lock: held, read: await read(), finishedPin, marker };
+      return { lock: held, read: await read(), finishedPin, marker, first: passed };
     }
-    return { lock: held, read: await reading, finishedPin, marker };
+    return { lock: held, read: await reading, finishedPin, marker, first: passed };
   } catch (error) {
     // The refusal is what is thrown (a failed release added to it), once the lock is let go and,
     // meanwhile, nothing read is left in flight.
     const refused = holding(held, () => Promise.reject(error));
-    await Promise.allSettled([refused, reading, marking, checked]);
+    await Promise.allSettled([refused, reading, marking, checked, firsting]);
     return refused;
   }
 }

@@ -294,13 +294,19 @@ async function withDeployLock<T>(
   options: { request: RequestInfo; waitMs?: number },
   run: (lock: HeldLock, finished: AuditEntry | null, served: ReleasePointerRead | null) => Promise<T>,
 ): Promise<T> {
-  const { lock, finishedPin } = await takeDeployLockReading(site, options, async () => null);
+  // On an atomic stack a chain cut back past the head the release store anchors is refused with the
+  // lock, as for every change, before a stopped pin change is finished on it (the store as read
+  // then: `served`).
+  const atomic = site.mode === 'atomic';
+  const { lock, finishedPin, first } = await takeDeployLockReading(
+    site,
+    options,
+    async () => null,
+    atomic ? () => readStoreHeldToAnchor(site) : undefined,
+  );
   return holding(lock, async () => {
-    // A log the pin's own append would be refused on stops it before pin.json is written; on an
-    // atomic stack so does a chain cut back past the head the release store anchors, as for every
-    // change (the store as read then: `served`).
-    if (site.mode === 'atomic')
-      return await run(lock, finishedPin, (await readStoreHeldToAnchor(site)).served);
+    // A log the pin's own append would be refused on stops it before pin.json is written.
+    if (atomic) return await run(lock, finishedPin, (first ?? (await readStoreHeldToAnchor(site))).served);
     await assertAuditWritable(site.state, site.target.statePrefix);
     return await run(lock, finishedPin, null);
   });

@@ -49,7 +49,7 @@ import {
   writeAtomicStateOver,
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
-import { takeDeployLock } from './deploy-lock.ts';
+import { takeDeployLockReading } from './deploy-lock.ts';
 import { publishedBuild, requireManifest } from './live.ts';
 import { resolvePublishedCommit } from './publish.ts';
 import type { Verification } from './verify.ts';
@@ -96,11 +96,16 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
   }
   if (options.deployId !== undefined)
     checkDeployId(options.deployId, 'See `frontendops history` for deploy ids. Nothing was changed.');
-  const lock = await takeDeployLock(site, options);
+  // A log the preview's own append would refuse, or a chain cut back past the head the store
+  // anchors, stops it with the lock, before a stopped change is finished and before its copies and state.
+  const { lock, first } = await takeDeployLockReading(
+    site,
+    options,
+    async () => undefined,
+    () => readStoreHeldToAnchor(site),
+  );
   return holding(lock, async () => {
-    // A log the preview's own append would refuse, or a chain cut back past the head the store
-    // anchors, stops it here, before a stopped change is finished and before its copies and state.
-    const { served } = await readStoreHeldToAnchor(site);
+    const { served } = first ?? (await readStoreHeldToAnchor(site));
     // A change stopped past its switch is finished first, as every atomic operation finishes it: its
     // prune then runs before this preview may hold a release that prune names (which would leave the
     // finish refusing, and every change with it, until the preview expired). One that never switched

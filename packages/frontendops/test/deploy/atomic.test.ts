@@ -34,6 +34,7 @@ import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapsh
 import { auditEntryKey, forgeEntryPastHead, moveHeadBackOne } from '../support/audit-forgery.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 import { rawKvs } from '../support/raw-kvs.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const C = [
   'a1a1a1a1a1a1a1a1',
@@ -412,6 +413,32 @@ describe('atomic deploy, interrupted', () => {
     const refused = await pinRelease(t.site, { request: request() }).catch((e: unknown) => e);
     expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
     expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    expect(await readPin(t.site)).toBeNull();
+    expect(t.edge.atomic?.currentEtag()).toBe(etag);
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
+  });
+
+  it('attack: a stopped pin on a cut chain is refused before it is finished: pin.json not written', async () => {
+    await promoted.restore();
+    // A pin stopped between its entry and pin.json; the chain then cut back past the anchored head.
+    const pinKey = `${t.target.statePrefix}pin.json`;
+    await expect(
+      pinRelease(
+        stoppingSite(t.site, (key) => key === pinKey),
+        { request: request() },
+      ),
+    ).rejects.toThrow('the process stopped');
+    const { last, entries } = await cutAnchoredChain();
+    const etag = t.edge.atomic?.currentEtag();
+
+    const refused = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[2] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'TAMPERED'), String(refused)).toBe(true);
+    expect(String(refused)).toContain(`does not hold entry ${last.seq}:${last.hash}`);
+    // The stopped pin is left as it was: its entry written, its pin.json not.
     expect(await readPin(t.site)).toBeNull();
     expect(t.edge.atomic?.currentEtag()).toBe(etag);
     expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries);
