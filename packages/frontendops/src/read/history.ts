@@ -51,7 +51,7 @@ export async function readHistory(
     state,
     target.statePrefix,
     page.records.map((record) => ({ deployId: record.deployId, record })),
-    { newest: chain.newest, also: policyReadBack(span) },
+    { known: [chain.newest], also: policyReadBack(span) },
   );
   const seen = new Set<string>();
   // Two rows of one deploy id (the same deploy stopped twice and recorded superseded once, or a row

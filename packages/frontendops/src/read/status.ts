@@ -85,7 +85,8 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   // The head the release store anchors (an approval's use, a policy adoption), held as every change
   // holds it: a chain that does not hold it has each change refused. Held by the head read for the
   // bindings, not read again; only where that fails is the head read again, after the store: one
-  // anchored between the two reads (status takes no lock) is no cut chain.
+  // anchored between the two reads (status takes no lock) is no cut chain. The anchored entry it
+  // reads is not read again by the walk for the live release's record (`anchoredEntry`).
   const holdsAnchor = (read?: { head: AuditHead | null }) =>
     store && 'read' in store
       ? assertChainHoldsAnchor(
@@ -95,14 +96,17 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
           store.read.auditHead,
           read,
         )
-      : Promise.resolve();
-  const anchorRefused = await holdsAnchor(chain ? { head: chain.head } : undefined)
+      : Promise.resolve(null);
+  const { anchoredEntry, anchorRefused } = await holdsAnchor(chain ? { head: chain.head } : undefined)
     .catch((error: unknown) =>
       chain && isFrontendOpsError(error, 'TAMPERED') ? holdsAnchor() : Promise.reject(error),
     )
     .then(
-      () => null,
-      (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
+      (entry) => ({ anchoredEntry: entry, anchorRefused: null }),
+      (error: unknown) => ({
+        anchoredEntry: null,
+        anchorRefused: isFrontendOpsError(error, 'TAMPERED') ? error : null,
+      }),
     );
   const now = Date.now();
   // Where something read differs from the chain, verify decides: one run for the whole status (it
@@ -158,7 +162,7 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
     record && live
       ? await recordStanding(site.state, site.target.statePrefix, live.deployId, record, {
           first: 4,
-          newest: chain?.newest,
+          known: [chain?.newest, anchoredEntry],
         }).catch(() => null)
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';

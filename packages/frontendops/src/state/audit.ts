@@ -870,7 +870,8 @@ export async function assertAuditWritable(store: ObjectStore, prefix: string): P
  * them). Reads nothing where the store anchors nothing; one entry where the chain grew past it.
  * `read`: the chain's head as the caller read it (a change's, at its start: assertAuditWritable); what
  * is appended after that read links to it and writes no anchor, so the check holds by it (undefined:
- * read here).
+ * read here). Returns the anchored entry where it read it (null: none read), for a reader that walks
+ * the entries next (newestBindings `known`), so it is read once.
  */
 export async function assertChainHoldsAnchor(
   store: ObjectStore,
@@ -878,17 +879,17 @@ export async function assertChainHoldsAnchor(
   stack: string,
   anchored: string | null | undefined,
   read?: { head: AuditHead | null },
-): Promise<void> {
-  if (!anchored) return;
+): Promise<EntryRead | null> {
+  if (!anchored) return null;
   const anchor = parseAuditHead(anchored);
   const head = read ? read.head : await readAuditHead(store, prefix);
-  if (anchor && head?.seq === anchor.seq && head.hash === anchor.hash) return;
+  if (anchor && head?.seq === anchor.seq && head.hash === anchor.hash) return null;
   if (anchor && head && head.seq > anchor.seq) {
     const found = await readEntry(store, prefix, entryKey(prefix, anchor.seq));
-    const entry = found && 'entry' in found ? found.entry : null;
-    if (entry && entry.seq === anchor.seq && entry.hash === anchor.hash) {
-      const { hash: _hash, ...unsigned } = entry;
-      if (hashOf(unsigned) === anchor.hash) return;
+    const read = found?.entry ? found : null;
+    if (read && read.entry.seq === anchor.seq && read.entry.hash === anchor.hash) {
+      const { hash: _hash, ...unsigned } = read.entry;
+      if (hashOf(unsigned) === anchor.hash) return read;
     }
   }
   const store_ = `the CDN's release store of ${stack} (its key ${AUDIT_HEAD_KEY})`;
@@ -1290,7 +1291,7 @@ export async function recordsStandingRead(
 /** How newestBindings reads (its doc says each). */
 interface NewestOptions {
   first?: number;
-  newest?: EntryRead | null;
+  known?: readonly (EntryRead | null | undefined)[];
   also?: (entry: AuditEntry) => boolean;
 }
 
@@ -1303,8 +1304,9 @@ interface NewestOptions {
  * entry among those read is refused as readAudit refuses it. `entries`: those read, in order (the
  * whole chain when a name is bound nowhere). `first`: how many entries the first round reads (a
  * reader that expects the binding among the newest few, as `status` the live release's record).
- * `newest`: the entry the reader already read (recordedStateRead), taken where the listing names its
- * key instead of read again; an entry appended since is listed, and read, as any other. `also`: what
+ * `known`: entries the reader already read (recordedStateRead's newest, the anchored one
+ * assertChainHoldsAnchor read), each taken where the listing names its key instead of read again
+ * (entries are create-only); an entry appended since is listed, and read, as any other. `also`: what
  * else the reader looks for among the entries, given each, newest first: read on until it says it
  * has that too (true).
  */
@@ -1397,7 +1399,7 @@ async function readBackwards(
     keys.length,
     { first: options.first ?? ENTRY_READS },
     async (from, to) =>
-      readable(await readEntryKeys(store, prefix, keys.slice(from, to), options.newest), unchanged),
+      readable(await readEntryKeys(store, prefix, keys.slice(from, to), options.known), unchanged),
     take,
   );
 }
@@ -3288,11 +3290,13 @@ async function readEntryKeys(
   store: ObjectStore,
   prefix: string,
   keys: readonly string[],
-  known?: EntryRead | null,
+  known: readonly (EntryRead | null | undefined)[] = [],
 ): Promise<ReadEntry[]> {
-  const read = await pMap(keys, (key) => (key === known?.key ? known : readEntry(store, prefix, key)), {
-    concurrency: ENTRY_READS,
-  });
+  const read = await pMap(
+    keys,
+    (key) => known.find((entry) => entry?.key === key) ?? readEntry(store, prefix, key),
+    { concurrency: ENTRY_READS },
+  );
   return read.filter((r) => r !== null);
 }
 
