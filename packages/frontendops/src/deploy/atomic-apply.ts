@@ -45,7 +45,7 @@ import {
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
-import { describeFinish, describeFinished, finishedFirst } from '../engine/describe.ts';
+import { describeFinish, describeFinished, finishedFirst, operationWords } from '../engine/describe.ts';
 import { canaryRowId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
@@ -531,7 +531,7 @@ async function runLocked(
       site,
       ctx.store,
       ctx.kvs,
-      `nothing of this ${op} was written, and nothing went live. Run it again: this approval is used, so it asks for a new approval.`,
+      `nothing of this ${operationWords(op)} was written, and nothing went live. Run it again: this approval is used, so it asks for a new approval.`,
     );
     ctx.kvs = { ...ctx.kvs, etag: used.etag };
     anchored = used.head ?? anchored;
@@ -1281,7 +1281,7 @@ async function switchPointer(
         });
         throw new FrontendOpsError(
           'PRECONDITION_FAILED',
-          `Another switch of ${plan.stack} came first: the edge now serves ${describePointer(now.value)}, not what this ${plan.op} planned from (${describePointer(plan.pointerBefore)}). Nothing of this ${plan.op} went live and the state was left as it was; its files are uploaded and will be reused. Run it again to plan from what is live now.`,
+          `Another switch of ${plan.stack} came first: the edge now serves ${describePointer(now.value)}, not what this ${operationWords(plan.op)} planned from (${describePointer(plan.pointerBefore)}). Nothing of this ${operationWords(plan.op)} went live and the state was left as it was; its files are uploaded and will be reused. Run it again to plan from what is live now.`,
           { details: { found: now.value, planned: plan.pointerAfter } },
         );
       }

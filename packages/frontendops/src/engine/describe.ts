@@ -126,7 +126,13 @@ export const finishedFirstSentence = (summary: {
 }): string => (summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '');
 
 /** A change's kind (deploy, rollback) or atomic operation (canary-promote…) as a noun. */
-export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
+export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : operationWords(kind));
+
+/**
+ * An atomic operation in the words its command says (deploy, rollback, canary start / promote /
+ * abort, migration), where a message names it by what the user ran ("nothing of this canary start").
+ */
+export const operationWords = (op: string) => (op === 'migrate' ? 'migration' : op.replace('-', ' '));
 
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;
 

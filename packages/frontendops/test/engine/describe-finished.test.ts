@@ -4,7 +4,7 @@
  * failed was said as a plain "recorded now", as if it had succeeded.
  */
 import { expect, it } from 'vitest';
-import { describeFinished, finishedFirst } from '../../src/engine/describe.ts';
+import { changeNoun, describeFinished, finishedFirst, operationWords } from '../../src/engine/describe.ts';
 
 const stopped = { deployId: 'a1a1a1a-0123456789', kind: 'deploy' };
 
@@ -27,4 +27,14 @@ it('a finish recorded as another outcome is said as such, not as a plain "record
   expect(describeFinished(said)).toBe(
     'finished the interrupted deployment a1a1a1a-0123456789, which had made it live; recorded now as superseded',
   );
+});
+
+it('an atomic operation is named in the words its command says, never by its internal name', () => {
+  // Before, a refusal said "nothing of this canary-start was written" (the op as stored).
+  const said = ['deploy', 'rollback', 'canary-start', 'canary-promote', 'canary-abort', 'migrate'].map(
+    operationWords,
+  );
+  expect(said).toEqual(['deploy', 'rollback', 'canary start', 'canary promote', 'canary abort', 'migration']);
+  expect(changeNoun('deploy')).toBe('deployment');
+  expect(changeNoun('canary-start')).toBe('canary start');
 });
