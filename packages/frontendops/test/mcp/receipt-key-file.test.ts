@@ -146,7 +146,7 @@ describe('a receipt key file others can read', () => {
 
 describe("a receipt key too short in the server's environment", () => {
   it("is the server's configuration to fix, not the call's arguments", async () => {
-    const short = await connectInfra(f.server({ env: { ...env, FRONTENDOPS_RECEIPT_KEY: 'short' } }));
+    const short = await connectInfra(f.server({ env: { ...env, FRONTENDOPS_RECEIPT_KEY: 'k7Qx2' } }));
     try {
       const before = await snapshot();
       const refused = await short.call('rollback', {});
