@@ -13,14 +13,14 @@ import { pinnedRefusal } from '../src/read/pin-words.ts';
 import { describePin } from '../src/state/pin.ts';
 
 const finished = describeFinished({ deployId: 'a1a1a1a-0123456789', kind: 'rollback' });
-const logged: unknown[][] = [];
+/** Runs `f` with the server's log (stderr, where describeForClient writes backend detail) held back. */
 const quietly = <T>(f: () => T): T => {
-  const error = console.error;
-  console.error = (...args: unknown[]) => logged.push(args);
+  const write = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
   try {
     return f();
   } finally {
-    console.error = error;
+    process.stderr.write = write;
   }
 };
 
