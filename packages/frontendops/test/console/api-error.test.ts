@@ -12,7 +12,7 @@ afterEach(() => {
 
 describe('toApiError', () => {
   it('an INTERNAL error of ours is not passed to the browser verbatim: its path stays in the log', () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const secret = '/home/ada/.config/frontendops/receipt-key';
     const { status, body } = toApiError(
       new FrontendOpsError('INTERNAL', `The receipt key at ${secret} was made, then not found.`),
@@ -24,7 +24,7 @@ describe('toApiError', () => {
   });
 
   it('a backend failure names no bucket; a bug names nothing of its message', () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const upstream = toApiError(
       new FrontendOpsError('UPSTREAM', 'GET s3://acme-prod-hosting/index.html failed', {
         cause: Object.assign(new Error('x'), { name: 'NoSuchBucket' }),
