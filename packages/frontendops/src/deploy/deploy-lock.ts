@@ -49,8 +49,9 @@ export async function takeDeployLock(
  * `finishedPin`: the entry of a stopped pin change the check finished (its pin is in effect from now).
  * `first`: a check of the caller's own, sent with the state's check and passed before a stopped pin
  * change is finished (an atomic stack's anchored head: atomic-apply.ts readStoreHeldToAnchor), so a
- * chain it refuses has nothing finished on it; what it read comes back as `first`, for the caller
- * to act on (finishing a pin writes pin.json only).
+ * chain it refuses has nothing finished on it; where no pin change is finished it is judged after
+ * the state's check, so an object edited around the chain is said first; what it read comes back
+ * as `first`, for the caller to act on (finishing a pin writes pin.json only).
  */
 export async function takeDeployLockReading<T, F = undefined>(
   site: Site,
@@ -82,13 +83,13 @@ export async function takeDeployLockReading<T, F = undefined>(
     const finishedPin = await assertStateAsRecorded(site, {
       finish: true,
       check: (recorded) =>
-        (checked ??= Promise.all([
-          marking.then(async (read) => {
-            await assertMarkerAsRecorded(site, read, recorded);
-            return read.marker;
-          }),
-          firsting,
-        ]).then(([marker]) => marker)),
+        (checked ??= marking.then(async (read) => {
+          await assertMarkerAsRecorded(site, read, recorded);
+          return read.marker;
+        })),
+      // The caller's own check holds before a stopped pin change is finished; elsewhere it is judged
+      // after the state's (a tracked object edited around the chain is said first, as before it).
+      beforeFinish: () => firsting ?? Promise.resolve(),
     });
     const marker = await (checked ?? Promise.reject(new Error('the marker was not checked')));
     const passed = await firsting;

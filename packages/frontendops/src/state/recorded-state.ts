@@ -55,7 +55,16 @@ export async function assertStateAsRecorded(
    * given the chain's latest bindings, before that write and before a tracked object is judged (a
    * refusal it throws is thrown with nothing written; the deploy lock holds the environment marker).
    */
-  options: { finish?: boolean; check?: (recorded: RecordedState) => Promise<unknown> } = {},
+  options: {
+    finish?: boolean;
+    check?: (recorded: RecordedState) => Promise<unknown>;
+    /**
+     * What must hold before a stopped pin change is finished, judged only then (a refusal it throws
+     * is thrown with nothing written); otherwise a tracked object the chain does not bind is refused
+     * first, and the caller judges it after.
+     */
+    beforeFinish?: () => Promise<unknown>;
+  } = {},
 ): Promise<AuditEntry | null> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
@@ -80,6 +89,7 @@ export async function assertStateAsRecorded(
     .map(([name]) => name as string);
   await options.check?.(recorded);
   const finishing = options.finish === true && changed.includes(PIN);
+  if (finishing) await options.beforeFinish?.();
   const finished = finishing ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
   await refuseIfTampered(site, changed, NOTHING_CHANGED, state);
